@@ -1,0 +1,11 @@
+"""cltutor: continual learning you can watch, in Jupyter.
+
+The public API is re-exported here. Each block lists one module's names.
+"""
+
+from cltutor.callbacks import SupervisedPlugin
+from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.loaders import BatchLoader
+from cltutor.models import SimpleCNN, SimpleMLP
+
+__version__ = "0.1.0"

@@ -1,0 +1,342 @@
+"""Datasets, experiences and benchmarks as plain tensors.
+
+A :class:`ClassificationDataset` is three aligned tensors: inputs ``x``, class
+labels ``y`` and task labels ``t``. Indexing with a tensor of indices gathers a
+whole batch at once, which is what loaders, buffers and strategies do; there is
+no per-sample ``__getitem__`` plus collate on the hot path.
+
+An :class:`Experience` is one chunk of a stream; a :class:`Benchmark` holds a
+train and a test stream of experiences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["ClassificationDataset", "Experience", "Stream", "Benchmark", "as_index_tensor"]
+
+BatchTransform = Callable[[Tensor], Tensor]
+
+
+def as_index_tensor(idx: Any, n: int | None = None, name: str = "idx") -> Tensor:
+    """Turn a list, range, NumPy array or tensor of positions into a long tensor.
+
+    Boolean masks are converted to the positions where they are true.
+    """
+    if isinstance(idx, Tensor):
+        out = idx
+    elif isinstance(idx, range):
+        out = torch.arange(idx.start, idx.stop, idx.step)
+    else:
+        out = torch.as_tensor(np.asarray(idx))
+    if out.dtype == torch.bool:
+        out = out.nonzero().flatten()
+    if out.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=out.device)
+    if out.dtype.is_floating_point:
+        raise TypeError(f"{name} must hold integer positions, got dtype {out.dtype}.")
+    out = out.long().flatten()
+    if n is not None and (int(out.max()) >= n or int(out.min()) < -n):
+        raise IndexError(
+            f"{name} holds position {int(out.max())} but the dataset has {n} samples; "
+            f"use positions in [0, {n})."
+        )
+    return out
+
+
+class ClassificationDataset:
+    """Inputs, class labels and task labels held as aligned tensors.
+
+    Parameters
+    ----------
+    x : Tensor
+        Inputs, shape ``(N, ...)``; any dtype (uint8 images are fine when
+        ``transform`` converts them).
+    y : Tensor or sequence of int
+        Class labels, shape ``(N,)``.
+    t : int or Tensor, default 0
+        Task label of every sample, or one per sample.
+    transform : callable, optional
+        Applied to whole batches of ``x`` (shape ``(B, ...)``) when they are
+        gathered, e.g. normalisation or augmentation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ds = ClassificationDataset(torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2]))
+    >>> x, y, t = ds[torch.tensor([0, 3])]   # one gather, a batch of 2
+    >>> x.shape, y.tolist(), t.tolist()
+    (torch.Size([2, 1, 8, 8]), [0, 0], [0, 0])
+    >>> len(ds.subset(ds.targets == 1))
+    2
+
+    Notebook ``01_quickstart.ipynb`` shows datasets inside a benchmark.
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor | Sequence[int],
+        t: int | Tensor | Sequence[int] = 0,
+        transform: BatchTransform | None = None,
+    ) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (N, ...), got {type(x).__name__}.")
+        y = torch.as_tensor(y, device=x.device).long()
+        if y.ndim != 1 or len(y) != len(x):
+            raise ValueError(
+                f"y must be a 1-D tensor with one label per row of x ({len(x)} rows), "
+                f"got shape {tuple(y.shape)}."
+            )
+        if isinstance(t, int):
+            t = torch.full((len(x),), t, dtype=torch.long, device=x.device)
+        t = torch.as_tensor(t, device=x.device).long()
+        if t.shape != y.shape:
+            raise ValueError(
+                f"t must be an int or a tensor of shape {tuple(y.shape)}, got shape "
+                f"{tuple(t.shape)}."
+            )
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable on a batch, got {transform!r}.")
+        self.x, self.y, self.t = x, y, t
+        self.transform = transform
+
+    # -- size and access -------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __repr__(self) -> str:
+        return (
+            f"ClassificationDataset(n={len(self)}, x={tuple(self.x.shape[1:])} {self.x.dtype}, "
+            f"classes={self.classes}, device={self.device})"
+        )
+
+    def __getitem__(self, idx: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """``ds[i]`` gives one ``(x, y, t)``; a tensor or list of positions a batch."""
+        if isinstance(idx, (int, np.integer)):
+            x = self.x[idx : idx + 1] if idx != -1 else self.x[-1:]
+            x = self.transform(x)[0] if self.transform is not None else x[0]
+            return x, self.y[idx], self.t[idx]
+        return self.get_batch(idx)
+
+    def get_batch(self, idx: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """Gather a batch ``(x, y, t)`` with one ``index_select`` per tensor."""
+        if not isinstance(idx, Tensor) or idx.dtype != torch.long:
+            idx = as_index_tensor(idx, len(self))
+        idx = idx.to(self.x.device)
+        x = self.x.index_select(0, idx)
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.y.index_select(0, idx), self.t.index_select(0, idx)
+
+    # -- views of the labels ------------------------------------------------
+    @property
+    def targets(self) -> Tensor:
+        """Class label of every sample, shape ``(N,)``."""
+        return self.y
+
+    @property
+    def targets_task_labels(self) -> Tensor:
+        """Task label of every sample, shape ``(N,)``."""
+        return self.t
+
+    @property
+    def classes(self) -> list[int]:
+        """The distinct class labels, ascending."""
+        return torch.unique(self.y).tolist()
+
+    @property
+    def task_labels(self) -> list[int]:
+        """The distinct task labels, ascending."""
+        return torch.unique(self.t).tolist()
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    # -- new datasets ----------------------------------------------------------
+    def subset(self, idx: Any) -> ClassificationDataset:
+        """A new dataset holding the rows at ``idx`` (positions or a boolean mask)."""
+        idx = as_index_tensor(idx, len(self)).to(self.device)
+        return ClassificationDataset(
+            self.x.index_select(0, idx),
+            self.y.index_select(0, idx),
+            self.t.index_select(0, idx),
+            self.transform,
+        )
+
+    def concat(self, other: ClassificationDataset) -> ClassificationDataset:
+        """Rows of ``self`` followed by rows of ``other`` (same transform, shape, device)."""
+        if not isinstance(other, ClassificationDataset):
+            raise TypeError(
+                f"other must be a ClassificationDataset, got {type(other).__name__}."
+            )
+        if len(other) == 0:
+            return self
+        if len(self) == 0:
+            return other
+        if other.x.shape[1:] != self.x.shape[1:]:
+            raise ValueError(
+                f"cannot concat inputs of shape {tuple(other.x.shape[1:])} to "
+                f"{tuple(self.x.shape[1:])}; both datasets must hold the same input shape."
+            )
+        if other.transform is not self.transform:
+            raise ValueError(
+                "cannot concat datasets with different transforms; apply the same "
+                "transform object to both (or transform=None to both)."
+            )
+        dev = self.device
+        return ClassificationDataset(
+            torch.cat([self.x, other.x.to(dev)]),
+            torch.cat([self.y, other.y.to(dev)]),
+            torch.cat([self.t, other.t.to(dev)]),
+            self.transform,
+        )
+
+    def to(self, device: str | torch.device) -> ClassificationDataset:
+        """The same dataset on ``device`` (``self`` when it is already there)."""
+        device = torch.device(device)
+        if device == self.device or (device.type == self.device.type and device.index is None):
+            return self
+        return ClassificationDataset(
+            self.x.to(device), self.y.to(device), self.t.to(device), self.transform
+        )
+
+    def with_transform(self, transform: BatchTransform | None) -> ClassificationDataset:
+        """The same tensors with another batch transform (no copy)."""
+        return ClassificationDataset(self.x, self.y, self.t, transform)
+
+    @classmethod
+    def empty_like(cls, other: ClassificationDataset) -> ClassificationDataset:
+        """An empty dataset with the input shape, dtype, device and transform of ``other``."""
+        return cls(other.x[:0], other.y[:0], other.t[:0], other.transform)
+
+
+class Experience:
+    """One chunk of a stream: a dataset plus what the learner may know about it.
+
+    Attributes
+    ----------
+    dataset : ClassificationDataset
+    current_experience : int
+        Position of the experience in its stream.
+    classes_in_this_experience : list of int
+    origin_stream : Stream or None
+        The stream this experience belongs to.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> exp = SplitDigits(n_experiences=5, seed=0).train_stream[0]
+    >>> exp.current_experience, len(exp.classes_in_this_experience), exp.task_label
+    (0, 2, 0)
+    """
+
+    def __init__(
+        self,
+        dataset: ClassificationDataset,
+        current_experience: int,
+        classes_in_this_experience: Iterable[int] | None = None,
+        origin_stream: Stream | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.current_experience = int(current_experience)
+        if classes_in_this_experience is None:
+            classes_in_this_experience = dataset.classes
+        self.classes_in_this_experience = [int(c) for c in classes_in_this_experience]
+        self.origin_stream = origin_stream
+
+    @property
+    def task_labels(self) -> list[int]:
+        """The distinct task labels of this experience, ascending."""
+        return self.dataset.task_labels
+
+    @property
+    def task_label(self) -> int:
+        """The task label, for an experience that has exactly one."""
+        labels = self.task_labels
+        if len(labels) != 1:
+            raise ValueError(
+                f"experience {self.current_experience} has task labels {labels}; use "
+                f"task_labels for experiences with several."
+            )
+        return labels[0]
+
+    def __repr__(self) -> str:
+        stream = self.origin_stream.name if self.origin_stream is not None else "?"
+        return (
+            f"Experience({stream}[{self.current_experience}], n={len(self.dataset)}, "
+            f"classes={self.classes_in_this_experience}, task_labels={self.task_labels})"
+        )
+
+
+class Stream(list):
+    """An ordered list of experiences with a name (``"train"``, ``"test"``)."""
+
+    def __init__(self, name: str, experiences: Iterable[Experience] = ()) -> None:
+        super().__init__(experiences)
+        self.name = name
+        for exp in self:
+            exp.origin_stream = self
+
+    def __getitem__(self, item):  # slices stay streams, so eval(stream[:2]) keeps the name
+        out = super().__getitem__(item)
+        if isinstance(item, slice):
+            sliced = Stream.__new__(Stream)
+            list.__init__(sliced, out)
+            sliced.name = self.name
+            return sliced
+        return out
+
+    def __repr__(self) -> str:
+        return f"Stream({self.name!r}, {len(self)} experiences)"
+
+
+class Benchmark:
+    """A train stream and a test stream with matching experiences.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> bm.n_experiences, bm.n_classes, len(bm.train_stream), len(bm.test_stream)
+    (5, 10, 5, 5)
+    """
+
+    def __init__(
+        self,
+        train_stream: Stream,
+        test_stream: Stream,
+        n_classes: int,
+        classes_order: Sequence[int] | None = None,
+        name: str = "benchmark",
+    ) -> None:
+        if len(train_stream) != len(test_stream):
+            raise ValueError(
+                f"train_stream has {len(train_stream)} experiences but test_stream has "
+                f"{len(test_stream)}; they must match one to one."
+            )
+        self.train_stream = train_stream
+        self.test_stream = test_stream
+        self.n_classes = int(n_classes)
+        self.classes_order = list(classes_order) if classes_order is not None else None
+        self.name = name
+
+    @property
+    def n_experiences(self) -> int:
+        return len(self.train_stream)
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        return {"train": self.train_stream, "test": self.test_stream}
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.name}(n_experiences={self.n_experiences}, n_classes={self.n_classes}, "
+            f"classes_order={self.classes_order})"
+        )
