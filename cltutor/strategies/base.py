@@ -1,0 +1,463 @@
+"""The training loop every strategy shares: ``Naive`` plus its plugins and clock.
+
+``Naive`` fine-tunes one model on each experience in turn. It does nothing
+against forgetting; other strategies are ``Naive`` plus plugins (replay,
+A-GEM) or ``Naive`` with a few methods overridden (AR1).
+
+Callback order for ``train(experiences)``::
+
+    before_training
+    for each experience:
+        before_train_dataset_adaptation, after_train_dataset_adaptation
+        (make_train_dataloader)
+        before_training_exp
+        for each epoch:
+            before_training_epoch
+            for each minibatch:
+                before_training_iteration
+                before_forward, after_forward
+                before_backward, after_backward
+                before_update, after_update
+                after_training_iteration
+            after_training_epoch
+        after_training_exp
+    after_training
+
+and for ``eval(experiences)``::
+
+    before_eval
+    for each experience:
+        before_eval_dataset_adaptation, after_eval_dataset_adaptation
+        before_eval_exp
+        for each minibatch:
+            before_eval_iteration, before_eval_forward, after_eval_forward,
+            after_eval_iteration
+        after_eval_exp
+    after_eval
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cltutor.callbacks import CALLBACKS, SupervisedPlugin
+from cltutor.data import Experience
+from cltutor.evaluation import EvaluationPlugin, default_evaluator
+from cltutor.loaders import BatchLoader, make_generator
+
+__all__ = ["Naive", "Clock", "resolve_device"]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when present, else CPU; other names are checked."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string or torch.device, got {device!r}.")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}. "
+            "Use device='auto' to pick the GPU when there is one."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for a GPU but torch sees none. Use device='auto' or 'cpu'."
+        )
+    return resolved
+
+
+def _check_positive_int(name: str, value: Any, example: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}. Try {name}={example}.")
+
+
+def _as_experiences(experiences: Experience | Iterable[Experience], name: str) -> list:
+    if isinstance(experiences, Experience):
+        return [experiences]
+    if not isinstance(experiences, Iterable):
+        raise TypeError(
+            f"{name} must be an Experience or a list of them, got {type(experiences).__name__}."
+        )
+    out = list(experiences)
+    if not out:
+        raise ValueError(
+            f"{name} is empty; pass an Experience or a non-empty stream, e.g. "
+            "benchmark.test_stream."
+        )
+    for exp in out:
+        if not isinstance(exp, Experience):
+            raise TypeError(f"{name} must hold Experience objects, got {type(exp).__name__}.")
+    return out
+
+
+class Clock(SupervisedPlugin):
+    """Counts iterations, epochs and experiences. Runs after every other plugin."""
+
+    def __init__(self) -> None:
+        self.train_iterations = 0  # all training iterations so far
+        self.train_exp_counter = 0  # finished training experiences
+        self.train_exp_epochs = 0  # epochs finished in the current experience
+        self.train_exp_iterations = 0  # iterations in the current experience
+        self.train_epoch_iterations = 0  # iterations in the current epoch
+        self.total_iterations = 0  # training and eval iterations
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self.train_exp_epochs = 0
+        self.train_exp_iterations = 0
+
+    def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        self.train_epoch_iterations = 0
+
+    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        self.train_epoch_iterations += 1
+        self.train_exp_iterations += 1
+        self.train_iterations += 1
+        self.total_iterations += 1
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        self.train_exp_epochs += 1
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self.train_exp_counter += 1
+
+    def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        self.total_iterations += 1
+
+
+class _PeriodicEval(SupervisedPlugin):
+    """Evaluates ``eval_streams`` during ``train()`` as ``eval_every`` asks (reference 6.4)."""
+
+    def __init__(self, eval_every: int) -> None:
+        self.eval_every = eval_every
+
+    def before_training(self, strategy: Any, **kwargs: Any) -> None:
+        strategy._periodic_eval()
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        if self.eval_every > 0 and strategy.clock.train_exp_epochs % self.eval_every == 0:
+            strategy._periodic_eval()
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        last_epoch = strategy.train_epochs - 1
+        if self.eval_every == 0 or last_epoch % self.eval_every != 0:
+            strategy._periodic_eval()
+
+
+class Naive:
+    """Plain fine-tuning on each experience: the baseline that forgets.
+
+    Parameters
+    ----------
+    model : nn.Module
+    optimizer : torch.optim.Optimizer
+        Built on ``model.parameters()``.
+    criterion : callable, default ``nn.CrossEntropyLoss()``
+    train_mb_size : int, default 1
+    train_epochs : int, default 1
+    eval_mb_size : int, optional
+        Defaults to ``train_mb_size``.
+    device : str or torch.device, default "auto"
+        "auto" picks CUDA when available, else the CPU.
+    plugins : list of SupervisedPlugin, optional
+    evaluator : EvaluationPlugin, "default" or None
+        "default" tracks accuracy and loss with progress bars; None tracks nothing.
+    eval_every : int, default -1
+        -1: no evaluation inside ``train()``; 0: after each experience;
+        k > 0: every k epochs (and at the end of each experience).
+    seed : int, optional
+        Seeds the shuffling of minibatches; None draws from torch's global generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cltutor import Naive, SimpleMLP, SplitDigits
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> model = SimpleMLP(num_classes=10, input_size=64)
+    >>> strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.05),
+    ...                  train_mb_size=32, evaluator=None, device="cpu")
+    >>> for exp in bm.train_stream:
+    ...     _ = strategy.train(exp)
+    >>> _ = strategy.eval(bm.test_stream)
+
+    Notebook ``01_quickstart.ipynb`` runs this loop; ``02_forgetting.ipynb`` shows what it forgets.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        criterion: Any = None,
+        train_mb_size: int = 1,
+        train_epochs: int = 1,
+        eval_mb_size: int | None = None,
+        device: str | torch.device = "auto",
+        plugins: Sequence[SupervisedPlugin] | None = None,
+        evaluator: EvaluationPlugin | str | None = "default",
+        eval_every: int = -1,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}. "
+                "Use e.g. torch.optim.SGD(model.parameters(), lr=0.01)."
+            )
+        _check_positive_int("train_mb_size", train_mb_size, 32)
+        _check_positive_int("train_epochs", train_epochs, 1)
+        if eval_mb_size is not None:
+            _check_positive_int("eval_mb_size", eval_mb_size, 128)
+        if not isinstance(eval_every, int) or eval_every < -1:
+            raise ValueError(
+                f"eval_every must be -1 (never), 0 (after each experience) or a positive int "
+                f"(every k epochs), got {eval_every!r}."
+            )
+        self.model = model
+        self.optimizer = optimizer
+        self._criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
+        self.train_mb_size = train_mb_size
+        self.train_epochs = train_epochs
+        self.eval_mb_size = eval_mb_size if eval_mb_size is not None else train_mb_size
+        self.device = resolve_device(device)
+        self.eval_every = eval_every
+        self.seed = seed
+        self._rng = make_generator(seed)
+        self.plugins = self._check_plugins(plugins)
+        self.evaluator = self._make_evaluator(evaluator)
+        self.clock = Clock()
+        self.model.to(self.device)
+        self._reset_state()
+
+    # -- construction helpers --------------------------------------------------
+    @staticmethod
+    def _check_plugins(plugins: Sequence[SupervisedPlugin] | None) -> list[SupervisedPlugin]:
+        plugins = list(plugins) if plugins is not None else []
+        for p in plugins:
+            if not isinstance(p, SupervisedPlugin):
+                raise TypeError(
+                    f"plugins must be SupervisedPlugin instances, got {type(p).__name__}. "
+                    "Subclass cltutor.SupervisedPlugin and override the callbacks you need."
+                )
+        return plugins
+
+    @staticmethod
+    def _make_evaluator(evaluator: EvaluationPlugin | str | None) -> EvaluationPlugin:
+        if evaluator is None:
+            return EvaluationPlugin()
+        if isinstance(evaluator, str) and evaluator == "default":
+            return default_evaluator()
+        if not isinstance(evaluator, EvaluationPlugin):
+            raise TypeError(
+                f"evaluator must be an EvaluationPlugin, 'default' or None, got {evaluator!r}."
+            )
+        return evaluator
+
+    def _all_plugins(self) -> list[SupervisedPlugin]:
+        """User plugins, then the evaluator, the periodic eval, and the clock last."""
+        extra = [_PeriodicEval(self.eval_every)] if self.eval_every > -1 else []
+        return [*self.plugins, self.evaluator, *extra, self.clock]
+
+    def _build_dispatch(self) -> None:
+        """One list of bound callbacks per event: only plugins that override it."""
+        plugins = self._all_plugins()
+        self._check_plugins(self.plugins)
+        self._dispatch = {name: [] for name in CALLBACKS}
+        for p in plugins:
+            for name in p.overridden_callbacks():
+                self._dispatch[name].append(getattr(p, name))
+
+    def _fire(self, event: str, **kwargs: Any) -> None:
+        for callback in self._dispatch[event]:
+            callback(self, **kwargs)
+
+    def _reset_state(self) -> None:
+        self.experience = None
+        self.adapted_dataset = None
+        self.dataloader = None
+        self.mbatch = None
+        self.mb_output = None
+        self.loss = None
+        self.is_training = False
+        self.current_eval_stream = None
+        self._stop_training = False
+
+    # -- minibatch views ---------------------------------------------------------
+    @property
+    def mb_x(self) -> Tensor:
+        """Inputs of the current minibatch, shape ``(B, ...)``."""
+        return self.mbatch[0]
+
+    @property
+    def mb_y(self) -> Tensor:
+        """Class labels of the current minibatch, shape ``(B,)``."""
+        return self.mbatch[1]
+
+    @property
+    def mb_task_id(self) -> Tensor:
+        """Task labels of the current minibatch, shape ``(B,)``."""
+        return self.mbatch[-1]
+
+    @property
+    def is_eval(self) -> bool:
+        return not self.is_training
+
+    # -- training ----------------------------------------------------------------
+    def train(
+        self,
+        experiences: Experience | Iterable[Experience],
+        eval_streams: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, float]:
+        """Train on one experience or a list of them, in order; return the last metrics."""
+        experiences = _as_experiences(experiences, "experiences")
+        self._eval_streams = [
+            _as_experiences(s, "eval_streams") for s in (eval_streams or [experiences])
+        ]
+        self._build_dispatch()
+        self.is_training = True
+        self.model.train()
+        self.model.to(self.device)
+        self._fire("before_training", **kwargs)
+        for self.experience in experiences:
+            self._train_exp(**kwargs)
+        self._fire("after_training", **kwargs)
+        self._reset_state()
+        return self.evaluator.get_last_metrics()
+
+    def _train_exp(self, **kwargs: Any) -> None:
+        self._fire("before_train_dataset_adaptation", **kwargs)
+        self.train_dataset_adaptation()
+        self._fire("after_train_dataset_adaptation", **kwargs)
+        self.make_train_dataloader(**kwargs)
+        self._fire("before_training_exp", **kwargs)
+        for _ in range(self.train_epochs):
+            self._fire("before_training_epoch", **kwargs)
+            if self._stop_training:
+                self._stop_training = False
+                break
+            self.training_epoch(**kwargs)
+            self._fire("after_training_epoch", **kwargs)
+        self._fire("after_training_exp", **kwargs)
+
+    def training_epoch(self, **kwargs: Any) -> None:
+        """One pass over ``self.dataloader``: the SGD loop, callbacks in between."""
+        for mbatch in self.dataloader:
+            if self._stop_training:
+                break
+            self.mbatch = mbatch
+            self._unpack_minibatch()
+            self._fire("before_training_iteration")
+            self.optimizer.zero_grad(set_to_none=True)
+            self._fire("before_forward")
+            self.mb_output = self.forward()  # (B, n_classes)
+            self._fire("after_forward")
+            self.loss = self.criterion()
+            self._fire("before_backward")  # a plugin may add a penalty to self.loss here
+            self.loss.backward()
+            self._fire("after_backward")
+            self._fire("before_update")
+            self.optimizer.step()
+            self._fire("after_update")
+            self._fire("after_training_iteration")
+
+    def train_dataset_adaptation(self) -> None:
+        """The dataset to train on: the experience's data, moved once to the device."""
+        dataset = self.experience.dataset
+        self.adapted_dataset = dataset.to(self.device) if hasattr(dataset, "to") else dataset
+
+    def eval_dataset_adaptation(self) -> None:
+        """The dataset to evaluate on (the same move to the device)."""
+        self.train_dataset_adaptation()
+
+    def make_train_dataloader(self, shuffle: bool = True, **kwargs: Any) -> None:
+        """Shuffled minibatches of ``train_mb_size`` (plugins may replace the loader)."""
+        self.dataloader = BatchLoader(
+            self.adapted_dataset, self.train_mb_size, shuffle=shuffle, seed=self._next_seed()
+        )
+
+    def _next_seed(self) -> int | None:
+        """A fresh seed from the strategy's generator, or None to use torch's global one."""
+        if self._rng is None:
+            return None
+        return int(torch.randint(2**62, (1,), generator=self._rng))
+
+    def _unpack_minibatch(self) -> None:
+        self.mbatch = [item.to(self.device, non_blocking=True) for item in self.mbatch]
+
+    def forward(self) -> Tensor:
+        """The model's output on the current minibatch."""
+        return self.model(self.mb_x)
+
+    def criterion(self) -> Tensor:
+        """The loss of the current minibatch."""
+        return self._criterion(self.mb_output, self.mb_y)
+
+    def stop_training(self) -> None:
+        """Ask the loop to stop after the current iteration (early stopping)."""
+        self._stop_training = True
+
+    # -- evaluation --------------------------------------------------------------
+    @torch.no_grad()
+    def eval(self, experiences: Experience | Iterable[Experience], **kwargs: Any) -> dict:
+        """Evaluate on one experience or a stream; return the last metrics."""
+        experiences = _as_experiences(experiences, "experiences")
+        saved = self._save_train_state()
+        self._build_dispatch()
+        self.is_training = False
+        self.model.eval()
+        self.current_eval_stream = experiences[0].origin_stream
+        self._fire("before_eval", **kwargs)
+        for self.experience in experiences:
+            self._eval_exp(**kwargs)
+        self._fire("after_eval", **kwargs)
+        self._restore_train_state(saved)
+        return self.evaluator.get_last_metrics()
+
+    def _eval_exp(self, **kwargs: Any) -> None:
+        self._fire("before_eval_dataset_adaptation", **kwargs)
+        self.eval_dataset_adaptation()
+        self._fire("after_eval_dataset_adaptation", **kwargs)
+        self.dataloader = BatchLoader(self.adapted_dataset, self.eval_mb_size, shuffle=False)
+        self._fire("before_eval_exp", **kwargs)
+        for mbatch in self.dataloader:
+            self.mbatch = mbatch
+            self._unpack_minibatch()
+            self._fire("before_eval_iteration")
+            self._fire("before_eval_forward")
+            self.mb_output = self.forward()
+            self._fire("after_eval_forward")
+            self.loss = self.criterion()
+            self._fire("after_eval_iteration")
+        self._fire("after_eval_exp", **kwargs)
+
+    def _periodic_eval(self) -> None:
+        for stream in self._eval_streams:
+            self.eval(stream)
+
+    _TRAIN_STATE = ("experience", "adapted_dataset", "dataloader", "mbatch", "mb_output",
+                    "loss", "is_training", "current_eval_stream")
+
+    def _save_train_state(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in self._TRAIN_STATE}
+        state["_modes"] = [(m, m.training) for m in self.model.modules()]
+        state["_dispatch"] = getattr(self, "_dispatch", None)
+        return state
+
+    def _restore_train_state(self, state: dict[str, Any]) -> None:
+        for module, mode in state.pop("_modes"):
+            module.train(mode)
+        dispatch = state.pop("_dispatch")
+        if dispatch is not None:
+            self._dispatch = dispatch
+        for name, value in state.items():
+            setattr(self, name, value)
