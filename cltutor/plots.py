@@ -1,0 +1,410 @@
+"""Figures for the tutorials: buffers, loaders, forgetting and A-GEM at a glance.
+
+Every ``plot_x(data, ax=None, ...)`` draws on ``ax`` (a new figure when None) and
+returns the Axes. Nothing here calls ``plt.show()`` or changes rcParams, so the
+functions work the same under Agg, inline Jupyter and in tests, which read the
+plotted numbers back from the Axes.
+
+Colours are fixed per class id (:func:`class_color`), so class 3 has the same
+colour in the buffer plot, the batch plot and the exemplar projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+from torch import Tensor
+
+__all__ = [
+    "class_color",
+    "class_counts",
+    "batch_composition",
+    "pca_2d",
+    "plot_buffer_composition",
+    "plot_batch_composition",
+    "plot_forgetting_curves",
+    "plot_accuracy_matrix",
+    "plot_projection_rate",
+    "plot_exemplar_projection",
+]
+
+Counts = Mapping[Any, int]
+RGBA = tuple[float, float, float, float]
+
+
+# -- colours and counting --------------------------------------------------------
+def class_color(class_id: int) -> RGBA:
+    """The fixed colour of a class (or group) id.
+
+    Ids 0-9 get the ten ``tab10`` colours, ids 10-19 their lighter ``tab20``
+    partners, and the palette repeats after that.
+
+    >>> class_color(3) == class_color(3), class_color(0) != class_color(1)
+    (True, True)
+    """
+    if not isinstance(class_id, (int, np.integer)) or isinstance(class_id, bool):
+        raise TypeError(f"class_id must be an int, got {class_id!r}.")
+    k = int(class_id) % 20
+    slot = 2 * k if k < 10 else 2 * (k - 10) + 1  # tab20 lists dark/light pairs
+    return colormaps["tab20"](slot)
+
+
+def _group_colors(keys: Sequence[Any]) -> dict[Any, Any]:
+    """Int keys keep their fixed colour; other keys take grey shades by position."""
+    others = [k for k in keys if not isinstance(k, (int, np.integer))]
+    greys = {k: str(0.35 + 0.4 * i / max(len(others) - 1, 1)) for i, k in enumerate(others)}
+    return {k: greys[k] if k in greys else class_color(k) for k in keys}
+
+
+def _labels_of(data: Any, name: str) -> Tensor:
+    """Class labels of a dataset, a buffer (``.buffer``) or a tensor/sequence of labels."""
+    if hasattr(data, "buffer") and hasattr(data.buffer, "targets"):
+        data = data.buffer
+    if hasattr(data, "targets"):
+        data = data.targets
+    labels = torch.as_tensor(data) if not isinstance(data, Tensor) else data
+    if labels.numel() == 0:
+        return labels.long().flatten()
+    if labels.ndim != 1 or labels.dtype.is_floating_point:
+        raise TypeError(
+            f"{name} must be a dataset, a buffer or a 1-D tensor of int labels, got "
+            f"{type(data).__name__} of shape {tuple(labels.shape)}."
+        )
+    return labels
+
+
+def class_counts(dataset: Any) -> dict[int, int]:
+    """Number of samples of each class, ascending by class id.
+
+    ``dataset`` may be a :class:`~cltutor.data.ClassificationDataset`, a buffer
+    (its ``.buffer`` is counted) or a 1-D tensor of labels.
+
+    >>> class_counts(torch.tensor([2, 0, 2, 2]))
+    {0: 1, 2: 3}
+    """
+    ids, counts = torch.unique(_labels_of(dataset, "dataset"), return_counts=True)
+    return dict(zip(ids.tolist(), counts.tolist(), strict=True))
+
+
+def batch_composition(
+    loader: Iterable[Sequence[Tensor]],
+    groupby: str | Callable[[Sequence[Tensor]], Tensor] = "class",
+    max_batches: int | None = None,
+) -> list[dict[int, int]]:
+    """Per batch of ``loader``, the number of rows of each group.
+
+    ``groupby="class"`` counts the labels ``y`` of each ``(x, y, t)`` batch,
+    ``"task"`` the task labels ``t``; a function ``batch -> (B,) int tensor``
+    gives any other grouping.
+    """
+    if callable(groupby):
+        key_of = groupby
+    elif groupby in ("class", "task"):
+        position = 1 if groupby == "class" else 2
+        key_of = lambda batch: batch[position]  # noqa: E731
+    else:
+        raise ValueError(
+            f"groupby must be 'class', 'task' or a function of the batch, got {groupby!r}."
+        )
+    if max_batches is not None and (not isinstance(max_batches, int) or max_batches <= 0):
+        raise ValueError(f"max_batches must be a positive int or None, got {max_batches!r}.")
+    out = []
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        out.append(class_counts(key_of(batch)))
+    return out
+
+
+def pca_2d(features: Tensor) -> Tensor:
+    """Project ``(N, D)`` features on their two leading principal components: ``(N, 2)``.
+
+    Signs are fixed (largest loading of each component positive), so the picture
+    is the same on every machine. Fewer than two components are padded with 0.
+    """
+    f = torch.as_tensor(features).detach().flatten(1).double()  # (N, D)
+    if f.ndim != 2 or len(f) == 0:
+        raise ValueError(f"features must be a non-empty (N, D) tensor, got {tuple(f.shape)}.")
+    f = f - f.mean(0)
+    _, _, vh = torch.linalg.svd(f, full_matrices=False)  # vh: (min(N, D), D)
+    comps = vh[:2]
+    signs = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
+    z = f @ (comps * signs).T  # (N, <=2)
+    if z.shape[1] < 2:
+        z = torch.cat([z, z.new_zeros(len(z), 2 - z.shape[1])], dim=1)
+    return z.float()
+
+
+# -- input checks ------------------------------------------------------------------
+def _count_list(counts: Counts | Sequence[Counts], name: str) -> list[Counts]:
+    if isinstance(counts, Mapping):
+        counts = [counts]
+    if not isinstance(counts, Sequence) or not all(isinstance(c, Mapping) for c in counts):
+        raise TypeError(
+            f"{name} must be a list of {{group: count}} dicts (one per bar), got "
+            f"{type(counts).__name__}. Build one with class_counts(dataset)."
+        )
+    for c in counts:
+        bad = [v for v in c.values() if not (isinstance(v, (int, np.integer)) and v >= 0)]
+        if bad:
+            raise ValueError(f"{name} must hold counts that are ints >= 0, got {bad[0]!r}.")
+    return list(counts)
+
+
+def _as_array(data: Any, name: str, ndim: int) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.detach().cpu().numpy()
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}.")
+    return arr
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 3.5)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+# -- stacked bars: buffers and batches ---------------------------------------------
+def _stacked_bars(ax: Axes, counts: list[Counts], label_of: Callable[[Any], str]) -> None:
+    keys = sorted(set().union(*counts), key=lambda k: (not isinstance(k, (int, np.integer)), k))
+    colors = _group_colors(keys)
+    x = np.arange(len(counts))
+    bottom = np.zeros(len(counts))
+    for key in keys:
+        heights = np.array([c.get(key, 0) for c in counts], dtype=float)
+        ax.bar(x, heights, bottom=bottom, width=0.8, color=colors[key], label=label_of(key))
+        bottom += heights
+    if keys:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+
+
+def plot_buffer_composition(
+    counts: Counts | Sequence[Counts],
+    ax: Axes | None = None,
+    mem_size: int | None = None,
+    step_labels: Sequence[Any] | None = None,
+    xlabel: str = "after experience",
+) -> Axes:
+    """Stacked bars of the buffer's class counts, one bar per step of the stream.
+
+    Parameters
+    ----------
+    counts : dict or list of dict
+        ``{class_id: count}`` for each step (e.g. ``class_counts(buffer)`` after each
+        experience).
+    ax : Axes, optional
+    mem_size : int, optional
+        Draws the buffer capacity as a dashed line.
+    step_labels : list, optional
+        Tick labels of the bars (default 0, 1, ...).
+    """
+    counts = _count_list(counts, "counts")
+    ax = _new_axes(ax)
+    _stacked_bars(ax, counts, lambda k: f"class {k}")
+    if mem_size is not None:
+        ax.axhline(mem_size, color="black", linestyle="--", linewidth=1)
+    ax.set_xticks(np.arange(len(counts)))
+    ax.set_xticklabels(step_labels if step_labels is not None else range(len(counts)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("samples in the buffer")
+    ax.set_title("Buffer composition")
+    return ax
+
+
+def plot_batch_composition(
+    batches_groups: Counts | Sequence[Counts],
+    ax: Axes | None = None,
+    group_name: str = "class",
+) -> Axes:
+    """Stacked bars of the rows of each group in each minibatch.
+
+    ``batches_groups`` is a list of ``{group: count}`` dicts, one per batch, as
+    :func:`batch_composition` returns.
+    """
+    counts = _count_list(batches_groups, "batches_groups")
+    ax = _new_axes(ax)
+    _stacked_bars(ax, counts, lambda k: f"{group_name} {k}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("minibatch")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Minibatch composition by {group_name}")
+    return ax
+
+
+# -- accuracy over time ------------------------------------------------------------
+def _curves(history: Any, x: Sequence[float] | None) -> dict[int, tuple[list, list]]:
+    """``{exp: [(x, acc), ...]}`` or a 2-D array (rows: eval points) -> ``{exp: (xs, ys)}``."""
+    if isinstance(history, Mapping):
+        out = {}
+        for k, points in history.items():
+            pts = list(points)
+            if not all(len(p) == 2 for p in pts):
+                raise ValueError(
+                    f"history[{k!r}] must be a list of (x, accuracy) pairs, got {pts[:2]!r}."
+                )
+            out[int(k)] = ([float(p[0]) for p in pts], [float(p[1]) for p in pts])
+        return out
+    acc = _as_array(history, "history", 2)  # (n_points, n_experiences)
+    xs = np.arange(len(acc)) if x is None else np.asarray(x, dtype=float)
+    if len(xs) != len(acc):
+        raise ValueError(f"x must have one value per row of history ({len(acc)}), got {len(xs)}.")
+    out = {}
+    for k in range(acc.shape[1]):
+        seen = np.isfinite(acc[:, k])
+        out[k] = (xs[seen].tolist(), acc[seen, k].tolist())
+    return out
+
+
+def plot_forgetting_curves(
+    history: Mapping[int, Sequence[tuple[float, float]]] | Any,
+    ax: Axes | None = None,
+    boundaries: Sequence[float] | None = None,
+    x: Sequence[float] | None = None,
+    xlabel: str | None = None,
+) -> Axes:
+    """Accuracy on each test experience as training proceeds, one line per experience.
+
+    Parameters
+    ----------
+    history : dict or 2-D array
+        ``{experience: [(x, accuracy), ...]}`` (what :class:`LivePlotLogger`
+        records), or an accuracy matrix whose row ``t`` holds the accuracies on
+        every test experience after training step ``t`` (NaN: not measured).
+    ax : Axes, optional
+    boundaries : list of float, optional
+        x positions where a training experience ends, drawn as vertical lines.
+    x : list of float, optional
+        x position of each row of a 2-D ``history`` (default 0, 1, ...).
+    """
+    curves = _curves(history, x)
+    ax = _new_axes(ax)
+    for k, (xs, ys) in sorted(curves.items()):
+        ax.plot(xs, ys, marker="o", markersize=3, color=class_color(k), label=f"exp {k}")
+    for b in boundaries or ():
+        ax.axvline(float(b), color="grey", linestyle="--", linewidth=1)
+    ax.set_ylim(-0.02, 1.02)
+    if xlabel is None:
+        xlabel = "training iterations" if isinstance(history, Mapping) else "after experience"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Accuracy on each experience")
+    if curves:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax
+
+
+def plot_accuracy_matrix(
+    A: Any,
+    ax: Axes | None = None,
+    row_labels: Sequence[Any] | None = None,
+    col_labels: Sequence[Any] | None = None,
+    fmt: str = ".2f",
+    cmap: str = "viridis",
+) -> Axes:
+    """The accuracy matrix ``A[t, k]`` as a heatmap, each cell annotated; NaN cells blank.
+
+    Row ``t``: after training experience ``t``; column ``k``: test experience ``k``.
+    A pandas DataFrame brings its index and columns as labels.
+    """
+    if row_labels is None and hasattr(A, "index") and hasattr(A, "columns"):
+        row_labels, col_labels = list(A.index), list(A.columns)
+    acc = _as_array(A, "A", 2)
+    ax = _new_axes(ax, figsize=(1.0 + 0.7 * acc.shape[1], 0.8 + 0.5 * acc.shape[0]))
+    finite = acc[np.isfinite(acc)]
+    lo = min(0.0, finite.min()) if finite.size else 0.0
+    hi = max(1.0, finite.max()) if finite.size else 1.0
+    ax.imshow(
+        np.ma.masked_invalid(acc), cmap=colormaps[cmap].with_extremes(bad="white"),
+        vmin=lo, vmax=hi, aspect="auto",
+    )
+    for (t, k), v in np.ndenumerate(acc):
+        if np.isfinite(v):
+            dark = (v - lo) / (hi - lo) < 0.5  # viridis is dark at the low end
+            ax.text(k, t, format(v, fmt), ha="center", va="center",
+                    color="white" if dark else "black", fontsize="small")
+    ax.set_xticks(range(acc.shape[1]))
+    ax.set_xticklabels(col_labels if col_labels is not None else range(acc.shape[1]))
+    ax.set_yticks(range(acc.shape[0]))
+    ax.set_yticklabels(row_labels if row_labels is not None else range(acc.shape[0]))
+    ax.set_xlabel("test experience")
+    ax.set_ylabel("after training on")
+    ax.set_title("Accuracy matrix")
+    return ax
+
+
+def plot_projection_rate(
+    rates: Sequence[float] | Mapping[int, float] | Tensor,
+    ax: Axes | None = None,
+    window: int | None = None,
+) -> Axes:
+    """How often A-GEM projected the gradient.
+
+    With ``window=None``, ``rates`` holds one fraction per experience (a list, or
+    ``{experience: fraction}``) drawn as bars. With ``window=w``, ``rates`` holds
+    one 0/1 flag per training iteration, drawn as its running mean over ``w``
+    iterations.
+    """
+    if isinstance(rates, Mapping):
+        keys, values = list(rates.keys()), _as_array(list(rates.values()), "rates", 1)
+    else:
+        values = _as_array(rates, "rates", 1)
+        keys = list(range(len(values)))
+    if ((values < 0) | (values > 1)).any():
+        raise ValueError(f"rates must be fractions in [0, 1], got {values.tolist()}.")
+    ax = _new_axes(ax)
+    if window is None:
+        ax.bar(range(len(values)), values, color=[class_color(int(k)) for k in keys])
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels(keys)
+        ax.set_xlabel("experience")
+    else:
+        if not isinstance(window, int) or not 1 <= window <= max(len(values), 1):
+            raise ValueError(
+                f"window must be an int in [1, {len(values)}] (iterations), got {window!r}."
+            )
+        running = np.convolve(values, np.ones(window) / window, mode="valid")  # (n - w + 1,)
+        ax.plot(np.arange(window, len(values) + 1), running, color="black")
+        ax.set_xlabel("training iteration")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("fraction of steps projected")
+    ax.set_title("A-GEM projections")
+    return ax
+
+
+def plot_exemplar_projection(
+    features: Tensor,
+    labels: Tensor | Sequence[int],
+    selected: Tensor | Sequence[int],
+    ax: Axes | None = None,
+) -> Axes:
+    """All samples in the 2-D PCA plane of ``features``, the chosen exemplars circled.
+
+    ``selected`` holds the positions (or a boolean mask) of the exemplars among
+    the ``N`` rows of ``features``. Colours follow :func:`class_color`.
+    """
+    z = pca_2d(features).numpy()  # (N, 2)
+    y = _labels_of(labels, "labels").cpu()
+    if len(y) != len(z):
+        raise ValueError(
+            f"labels must have one entry per row of features ({len(z)}), got {len(y)}."
+        )
+    sel = torch.as_tensor(selected).cpu()
+    sel = (sel.nonzero().flatten() if sel.dtype == torch.bool else sel.long().flatten()).numpy()
+    colors = np.array([class_color(c) for c in y.tolist()]).reshape(-1, 4)
+    ax = _new_axes(ax, figsize=(4.5, 4.0))
+    ax.scatter(z[:, 0], z[:, 1], c=colors, s=8, alpha=0.3, linewidths=0, label="all samples")
+    ax.scatter(z[sel, 0], z[sel, 1], c=colors[sel], s=40, edgecolors="black",
+               linewidths=0.8, label="exemplars")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title("Exemplars among all samples (PCA)")
+    return ax

@@ -1,0 +1,249 @@
+"""Plots read back: bar heights, line data and annotations equal the numbers given."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from cltutor import plots  # noqa: E402
+from cltutor.data import ClassificationDataset  # noqa: E402
+from cltutor.loaders import BatchLoader  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def bar_table(ax):
+    """{legend label: [bar heights]} of every bar container on ``ax``."""
+    return {c.get_label(): [p.get_height() for p in c.patches] for c in ax.containers}
+
+
+# -- colours and counts -----------------------------------------------------------
+def test_class_color_is_tab10_for_first_ten_and_distinct_for_twenty():
+    tab10 = matplotlib.colormaps["tab10"]
+    for c in range(10):
+        assert plots.class_color(c) == pytest.approx(tab10(c))
+    assert len({plots.class_color(c) for c in range(20)}) == 20
+    assert plots.class_color(23) == plots.class_color(3)
+
+
+def test_class_color_rejects_non_int():
+    with pytest.raises(TypeError, match="class_id must be an int, got 'a'"):
+        plots.class_color("a")
+
+
+def test_class_counts_of_dataset_tensor_and_buffer_like():
+    ds = ClassificationDataset(torch.zeros(6, 2), torch.tensor([3, 1, 3, 3, 0, 1]))
+    assert plots.class_counts(ds) == {0: 1, 1: 2, 3: 3}
+    assert plots.class_counts(ds.targets) == {0: 1, 1: 2, 3: 3}
+
+    class Buf:
+        buffer = ds
+
+    assert plots.class_counts(Buf()) == {0: 1, 1: 2, 3: 3}
+    assert plots.class_counts([]) == {}
+
+
+def test_class_counts_rejects_float_labels():
+    with pytest.raises(TypeError, match="dataset must be a dataset, a buffer or a 1-D tensor"):
+        plots.class_counts(torch.rand(4))
+
+
+def test_batch_composition_counts_each_batch():
+    y = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    t = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    ds = ClassificationDataset(torch.zeros(7, 1), y, t)
+    loader = BatchLoader(ds, batch_size=3, shuffle=False)
+    assert plots.batch_composition(loader) == [{0: 2, 1: 1}, {1: 2, 2: 1}, {2: 1}]
+    assert plots.batch_composition(loader, "task") == [{0: 3}, {1: 3}, {1: 1}]
+    assert plots.batch_composition(loader, max_batches=1) == [{0: 2, 1: 1}]
+    assert plots.batch_composition(loader, lambda b: b[1] % 2) == [
+        {0: 2, 1: 1}, {0: 1, 1: 2}, {0: 1}]
+
+
+def test_batch_composition_errors():
+    with pytest.raises(ValueError, match="groupby must be 'class', 'task' or a function"):
+        plots.batch_composition([], groupby="colour")
+    with pytest.raises(ValueError, match="max_batches must be a positive int or None, got 0"):
+        plots.batch_composition([], max_batches=0)
+
+
+def test_pca_2d_matches_sklearn_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(50, 6, generator=g) * torch.tensor([5.0, 3, 1, 0.5, 0.2, 0.1])
+    z = plots.pca_2d(f).double().numpy()
+    ref = PCA(n_components=2).fit_transform(f.double().numpy())
+    for j in range(2):
+        sign = np.sign(z[:, j] @ ref[:, j])
+        np.testing.assert_allclose(z[:, j], sign * ref[:, j], atol=1e-4)
+
+
+def test_pca_2d_pads_one_dimensional_features():
+    z = plots.pca_2d(torch.tensor([[1.0], [3.0]]))
+    assert z.tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="features must be a non-empty"):
+        plots.pca_2d(torch.zeros(0, 3))
+
+
+# -- buffer and batch composition -----------------------------------------------------
+def test_buffer_composition_bar_heights_equal_counts():
+    counts = [{0: 5, 1: 5}, {0: 3, 1: 2, 2: 3, 3: 2}]
+    ax = plots.plot_buffer_composition(counts, mem_size=10)
+    assert bar_table(ax) == {
+        "class 0": [5, 3], "class 1": [5, 2], "class 2": [0, 3], "class 3": [0, 2]}
+    # stacked: each bar starts where the one below ends
+    bottoms = [p.get_y() for p in ax.containers[2].patches]
+    assert bottoms == [10, 5]
+    assert ax.lines[0].get_ydata()[0] == 10  # the capacity line
+
+
+def test_buffer_composition_single_dict_and_given_axes():
+    fig, ax = plt.subplots()
+    out = plots.plot_buffer_composition({4: 7}, ax=ax, step_labels=["end"])
+    assert out is ax
+    assert bar_table(ax) == {"class 4": [7]}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["end"]
+
+
+def test_class_colour_is_the_same_in_buffer_and_batch_plots():
+    ax1 = plots.plot_buffer_composition([{2: 1, 7: 4}])
+    ax2 = plots.plot_batch_composition([{7: 3}, {2: 1, 7: 1}, {5: 2}])
+    colour1 = {c.get_label(): c.patches[0].get_facecolor() for c in ax1.containers}
+    colour2 = {c.get_label(): c.patches[0].get_facecolor() for c in ax2.containers}
+    assert colour1["class 7"] == colour2["class 7"] == to_rgba(plots.class_color(7))
+    assert colour1["class 2"] == colour2["class 2"] == to_rgba(plots.class_color(2))
+
+
+def test_batch_composition_plot_heights_and_string_groups():
+    ax = plots.plot_batch_composition([{0: 3, 1: 1}, {1: 4}], group_name="task")
+    assert bar_table(ax) == {"task 0": [3, 0], "task 1": [1, 4]}
+    ax = plots.plot_batch_composition([{"data": 8, "memory": 8}], group_name="rows from")
+    assert bar_table(ax) == {"rows from data": [8], "rows from memory": [8]}
+
+
+def test_composition_input_errors():
+    with pytest.raises(TypeError, match="counts must be a list of \\{group: count\\} dicts"):
+        plots.plot_buffer_composition([[1, 2]])
+    with pytest.raises(ValueError, match="counts must hold counts that are ints >= 0, got -1"):
+        plots.plot_buffer_composition([{0: -1}])
+    with pytest.raises(ValueError, match="batches_groups must hold counts that are ints >= 0"):
+        plots.plot_batch_composition([{0: 1.5}])
+
+
+# -- forgetting curves and accuracy matrix ----------------------------------------
+def test_forgetting_curves_from_history_dict():
+    history = {0: [(10, 0.9), (20, 0.5), (30, 0.2)], 1: [(20, 0.1), (30, 0.8)]}
+    ax = plots.plot_forgetting_curves(history, boundaries=[15, 25])
+    curves = [ln for ln in ax.lines if ln.get_label().startswith("exp")]
+    assert [ln.get_label() for ln in curves] == ["exp 0", "exp 1"]
+    assert curves[0].get_xdata().tolist() == [10, 20, 30]
+    assert curves[0].get_ydata().tolist() == [0.9, 0.5, 0.2]
+    assert curves[1].get_ydata().tolist() == [0.1, 0.8]
+    vlines = [ln.get_xdata()[0] for ln in ax.lines if not ln.get_label().startswith("exp")]
+    assert vlines == [15, 25]
+    assert ax.get_xlabel() == "training iterations"
+
+
+def test_forgetting_curves_from_accuracy_matrix_skip_nan():
+    A = np.array([[0.9, np.nan], [0.4, 0.95]])
+    ax = plots.plot_forgetting_curves(A, x=[1, 2])
+    assert ax.lines[0].get_xdata().tolist() == [1, 2]
+    assert ax.lines[0].get_ydata().tolist() == [0.9, 0.4]
+    assert ax.lines[1].get_xdata().tolist() == [2]
+    assert ax.lines[1].get_ydata().tolist() == [0.95]
+    assert to_rgba(ax.lines[1].get_color()) == to_rgba(plots.class_color(1))
+
+
+def test_forgetting_curve_errors():
+    with pytest.raises(ValueError, match=r"x must have one value per row of history \(2\), got 3"):
+        plots.plot_forgetting_curves(np.ones((2, 2)), x=[0, 1, 2])
+    with pytest.raises(ValueError, match="history must be 2-D"):
+        plots.plot_forgetting_curves([0.1, 0.2])
+    with pytest.raises(ValueError, match=r"history\[0\] must be a list of \(x, accuracy\) pairs"):
+        plots.plot_forgetting_curves({0: [(1, 0.5, 3)]})
+
+
+def test_accuracy_matrix_annotations_equal_values_and_nan_blank():
+    A = torch.tensor([[0.91, float("nan")], [0.5, 0.875]])
+    ax = plots.plot_accuracy_matrix(A)
+    texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in ax.texts}
+    assert texts == {(0, 0): "0.91", (1, 0): "0.50", (1, 1): "0.88"}
+    image = ax.images[0].get_array()
+    assert np.ma.getmaskarray(image).tolist() == [[False, True], [False, False]]
+    np.testing.assert_allclose(image.data[1], [0.5, 0.875])
+
+
+def test_accuracy_matrix_labels_from_dataframe_and_fmt():
+    import pandas as pd
+
+    df = pd.DataFrame([[1.0, 0.25]], index=["after exp 0"], columns=["exp 0", "exp 1"])
+    ax = plots.plot_accuracy_matrix(df, fmt=".0%")
+    assert sorted(t.get_text() for t in ax.texts) == ["100%", "25%"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["after exp 0"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["exp 0", "exp 1"]
+
+
+def test_accuracy_matrix_must_be_2d():
+    with pytest.raises(ValueError, match=r"A must be 2-D, got shape \(3,\)"):
+        plots.plot_accuracy_matrix([0.1, 0.2, 0.3])
+
+
+# -- A-GEM and projections -------------------------------------------------------------
+def test_projection_rate_bars_per_experience():
+    ax = plots.plot_projection_rate({1: 0.25, 2: 0.5})
+    assert [p.get_height() for p in ax.patches] == [0.25, 0.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+
+
+def test_projection_rate_running_mean_over_iterations():
+    flags = [0, 1, 1, 0, 1, 1]
+    ax = plots.plot_projection_rate(flags, window=2)
+    line = ax.lines[0]
+    assert line.get_xdata().tolist() == [2, 3, 4, 5, 6]
+    assert line.get_ydata().tolist() == [0.5, 1.0, 0.5, 0.5, 1.0]
+
+
+def test_projection_rate_errors():
+    with pytest.raises(ValueError, match=r"rates must be fractions in \[0, 1\], got \[1.5\]"):
+        plots.plot_projection_rate([1.5])
+    with pytest.raises(ValueError, match=r"window must be an int in \[1, 2\]"):
+        plots.plot_projection_rate([0, 1], window=3)
+
+
+def test_exemplar_projection_marks_the_selected_points():
+    g = torch.Generator().manual_seed(1)
+    features = torch.randn(20, 5, generator=g)
+    labels = torch.arange(20) % 3
+    ax = plots.plot_exemplar_projection(features, labels, selected=torch.tensor([0, 4, 9]))
+    everyone, chosen = ax.collections
+    z = plots.pca_2d(features).numpy()
+    np.testing.assert_allclose(everyone.get_offsets(), z)
+    np.testing.assert_allclose(chosen.get_offsets(), z[[0, 4, 9]])
+    np.testing.assert_allclose(chosen.get_facecolors()[1], plots.class_color(1))  # label of 4
+    mask = torch.zeros(20, dtype=torch.bool)
+    mask[[2, 3]] = True
+    ax = plots.plot_exemplar_projection(features, labels, selected=mask)
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), z[[2, 3]])
+
+
+def test_exemplar_projection_label_length_error():
+    with pytest.raises(ValueError, match=r"labels must have one entry per row of features \(4\)"):
+        plots.plot_exemplar_projection(torch.rand(4, 3), [0, 1], [0])
+
+
+def test_plots_do_not_change_rcparams():
+    before = dict(matplotlib.rcParams)
+    plots.plot_accuracy_matrix(np.eye(2))
+    plots.plot_buffer_composition([{0: 1}])
+    assert dict(matplotlib.rcParams) == before
