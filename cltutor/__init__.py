@@ -3,6 +3,14 @@
 The public API is re-exported here. Each block lists one module's names.
 """
 
+from cltutor.benchmarks import (
+    BENCHMARKS,
+    PermutedDigits,
+    RotatedDigits,
+    SplitDigits,
+    class_incremental_benchmark,
+    get_benchmark,
+)
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
 from cltutor.loaders import BatchLoader

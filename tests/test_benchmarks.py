@@ -1,0 +1,289 @@
+"""Tests of cltutor.benchmarks: class splits, task labels, seeds, permutations, rotations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torchvision.transforms.functional import InterpolationMode, rotate
+
+from cltutor import (
+    BENCHMARKS,
+    PermutedDigits,
+    RotatedDigits,
+    SplitDigits,
+    class_incremental_benchmark,
+    get_benchmark,
+)
+from cltutor.benchmarks import digits_train_test, permute_pixels, rotate_images
+from cltutor.data import ClassificationDataset
+
+
+def _all_x(stream) -> torch.Tensor:
+    return torch.cat([e.dataset.x for e in stream])
+
+
+def _same_stream(a, b) -> bool:
+    pairs = zip(a.train_stream + a.test_stream, b.train_stream + b.test_stream, strict=True)
+    return all(
+        torch.equal(ea.dataset.x, eb.dataset.x)
+        and torch.equal(ea.dataset.y, eb.dataset.y)
+        and torch.equal(ea.dataset.t, eb.dataset.t)
+        for ea, eb in pairs
+    )
+
+
+def _toy(n_classes: int = 6, per_class: int = 3) -> ClassificationDataset:
+    # x holds the row number, so every row can be traced back
+    n = n_classes * per_class
+    return ClassificationDataset(torch.arange(n).float()[:, None], torch.arange(n) % n_classes)
+
+
+# -- the digits and their split --------------------------------------------------
+def test_split_digits_shapes_dtypes_and_range():
+    bm = SplitDigits()
+    for stream in (bm.train_stream, bm.test_stream):
+        x = _all_x(stream)
+        assert x.dtype == torch.float32 and x.shape[1:] == (1, 8, 8)
+        assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+        assert all(e.dataset.y.dtype == torch.long for e in stream)
+    assert len(_all_x(bm.train_stream)) == 1437 and len(_all_x(bm.test_stream)) == 360
+    assert bm.n_classes == 10 and bm.n_experiences == 5
+
+
+def test_digits_split_is_stratified_and_a_partition_of_the_originals():
+    train, test = digits_train_test(seed=3)
+    digits = load_digits()
+    counts = np.bincount(digits.target)
+    test_counts = torch.bincount(test.y, minlength=10).numpy()
+    assert np.all(np.abs(test_counts - 0.2 * counts) <= 1)  # stratified 80/20 per class
+    # train + test rows are exactly the 1,797 originals (images scaled by 1/16), none twice
+    orig = sorted(
+        (bytes(img.astype(np.float32).tobytes()), int(c))
+        for img, c in zip(digits.images / 16, digits.target, strict=True)
+    )
+    ours = torch.cat([train.x, test.x]).view(-1, 8, 8).numpy()
+    got = sorted(
+        (bytes(img.tobytes()), int(c))
+        for img, c in zip(ours, torch.cat([train.y, test.y]), strict=True)
+    )
+    assert got == orig
+
+
+# -- class splits -----------------------------------------------------------------
+@pytest.mark.parametrize("n_experiences", [1, 2, 5, 10])
+def test_class_split_disjoint_covering_and_in_order(n_experiences):
+    bm = SplitDigits(n_experiences=n_experiences, seed=4)
+    order = bm.classes_order
+    assert sorted(order) == list(range(10))
+    per = 10 // n_experiences
+    for stream in (bm.train_stream, bm.test_stream):
+        for i, exp in enumerate(stream):
+            assert exp.current_experience == i
+            assert exp.classes_in_this_experience == order[i * per : (i + 1) * per]
+            assert exp.dataset.classes == sorted(order[i * per : (i + 1) * per])
+    n_train = sum(len(e.dataset) for e in bm.train_stream)
+    assert n_train == 1437
+
+
+def test_class_incremental_rows_are_exactly_the_rows_of_their_classes():
+    ds = _toy()
+    bm = class_incremental_benchmark(ds, ds, 3, fixed_class_order=[5, 0, 3, 1, 4, 2])
+    assert bm.classes_order == [5, 0, 3, 1, 4, 2]
+    for exp, classes in zip(bm.train_stream, [[5, 0], [3, 1], [4, 2]], strict=True):
+        assert exp.classes_in_this_experience == classes
+        expected_rows = sorted(r for r in range(18) if r % 6 in classes)
+        assert sorted(exp.dataset.x[:, 0].long().tolist()) == expected_rows
+        assert torch.equal(exp.dataset.y, exp.dataset.x[:, 0].long() % 6)  # rows stay paired
+        assert exp.dataset.x.is_contiguous()
+
+
+def test_task_labels_in_both_modes():
+    ti = SplitDigits(return_task_id=True)
+    ci = SplitDigits(return_task_id=False)
+    for stream_ti, stream_ci in (
+        (ti.train_stream, ci.train_stream),
+        (ti.test_stream, ci.test_stream),
+    ):
+        for i, (a, b) in enumerate(zip(stream_ti, stream_ci, strict=True)):
+            assert a.task_label == i and bool((a.dataset.t == i).all())
+            assert b.task_label == 0 and bool((b.dataset.t == 0).all())
+
+
+def test_class_ids_from_zero_in_each_exp_relabels_by_position():
+    plain = SplitDigits(seed=2)
+    zero = SplitDigits(seed=2, class_ids_from_zero_in_each_exp=True, return_task_id=True)
+    assert zero.n_classes == 2 and zero.classes_order == plain.classes_order
+    for a, b in zip(plain.train_stream, zero.train_stream, strict=True):
+        assert b.classes_in_this_experience == [0, 1]
+        pos = torch.tensor([a.classes_in_this_experience.index(c) for c in a.dataset.y.tolist()])
+        assert torch.equal(b.dataset.y, pos)
+        assert torch.equal(a.dataset.x, b.dataset.x)
+
+
+# -- seeds --------------------------------------------------------------------------
+def test_same_seed_same_stream_different_seed_different_order():
+    assert _same_stream(SplitDigits(seed=7), SplitDigits(seed=7))
+    a, b = SplitDigits(seed=0), SplitDigits(seed=1)
+    assert a.classes_order != b.classes_order
+    assert not torch.equal(_all_x(a.test_stream).sum(0), _all_x(b.test_stream).sum(0))
+
+
+def test_seed_is_local_and_none_follows_torch_global_generator():
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    SplitDigits(seed=0)
+    assert torch.equal(torch.get_rng_state(), state)  # no global side effect
+    torch.manual_seed(5)
+    a = SplitDigits(seed=None)
+    torch.manual_seed(5)
+    b = SplitDigits(seed=None)
+    assert _same_stream(a, b)
+
+
+def test_fixed_class_order_takes_precedence_over_seed():
+    order = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    a = SplitDigits(fixed_class_order=order, seed=0)
+    b = SplitDigits(fixed_class_order=order, seed=0)
+    assert a.classes_order == order
+    assert [e.classes_in_this_experience for e in a.train_stream][0] == [9, 8]
+    assert _same_stream(a, b)
+
+
+# -- permutations -----------------------------------------------------------------
+def test_permute_pixels_matches_elementwise_oracle():
+    x = torch.rand(3, 2, 2, 3)
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(0))
+    out = permute_pixels(x, perm)
+    flat = x.reshape(3, 12)
+    for n in range(3):
+        for j in range(12):
+            assert out.reshape(3, 12)[n, j] == flat[n, perm[j]]
+
+
+def _columns(x: torch.Tensor) -> list[bytes]:
+    # every pixel position as one column over all images, shape (N, 64) -> 64 columns
+    return sorted(bytes(col.numpy().tobytes()) for col in x.reshape(len(x), -1).T.contiguous())
+
+
+def test_permuted_digits_experiences_are_one_permutation_of_the_originals():
+    bm = PermutedDigits(n_experiences=4, seed=1)
+    train, test = digits_train_test(seed=1)
+    both = torch.cat([train.x, test.x])  # train and test must share each experience's permutation
+    assert torch.equal(bm.train_stream[0].dataset.x, train.x)  # experience 0: identity
+    assert torch.equal(bm.test_stream[0].dataset.x, test.x)
+    for k in range(1, 4):
+        xk = torch.cat([bm.train_stream[k].dataset.x, bm.test_stream[k].dataset.x])
+        assert _columns(xk) == _columns(both)  # same pixel columns, rearranged
+        assert not torch.equal(xk, both)
+        assert torch.equal(bm.train_stream[k].dataset.y, train.y)
+    assert not torch.equal(bm.train_stream[1].dataset.x, bm.train_stream[2].dataset.x)
+    for exp in bm.train_stream:
+        assert exp.classes_in_this_experience == list(range(10))
+    assert _same_stream(bm, PermutedDigits(n_experiences=4, seed=1))
+    assert not _same_stream(bm, PermutedDigits(n_experiences=4, seed=2))
+
+
+def test_permuted_task_labels():
+    bm = PermutedDigits(n_experiences=3, return_task_id=True)
+    assert [e.task_label for e in bm.test_stream] == [0, 1, 2]
+    assert [e.task_label for e in PermutedDigits(n_experiences=3).train_stream] == [0, 0, 0]
+
+
+# -- rotations ----------------------------------------------------------------------
+@pytest.mark.parametrize("angle,k", [(90, 1), (180, 2), (-90, -1), (270, 3)])
+def test_rotate_images_right_angles_equal_rot90(angle, k):
+    x = torch.rand(5, 2, 7, 7)
+    assert torch.allclose(rotate_images(x, angle), torch.rot90(x, k, dims=(-2, -1)), atol=1e-6)
+    xu = (x * 255).to(torch.uint8)
+    assert torch.equal(rotate_images(xu, angle), torch.rot90(xu, k, dims=(-2, -1)))
+
+
+@pytest.mark.parametrize("angle", [45, -30, 17.5])
+def test_rotate_images_matches_torchvision_bilinear(angle):
+    x = torch.rand(20, 1, 9, 9)
+    expected = rotate(x, angle, interpolation=InterpolationMode.BILINEAR)
+    assert torch.allclose(rotate_images(x, angle, chunk=7), expected, atol=1e-5)
+
+
+def test_rotated_digits_given_angles():
+    bm = RotatedDigits(n_experiences=3, rotations_list=[0, 90, -90], seed=2, return_task_id=True)
+    train, test = digits_train_test(seed=2)
+    assert torch.equal(bm.train_stream[0].dataset.x, train.x)
+    rot = torch.rot90(test.x, 1, dims=(-2, -1))
+    assert torch.allclose(bm.test_stream[1].dataset.x, rot, atol=1e-6)
+    assert torch.allclose(
+        bm.train_stream[2].dataset.x, torch.rot90(train.x, -1, (-2, -1)), atol=1e-6
+    )
+    assert [e.task_label for e in bm.train_stream] == [0, 1, 2]
+
+
+def test_rotated_digits_default_angles_from_seed():
+    bm = RotatedDigits(n_experiences=4, seed=0)
+    train, _ = digits_train_test(seed=0)
+    assert torch.equal(bm.train_stream[0].dataset.x, train.x)  # 0 degrees first
+    for exp in bm.train_stream[1:]:
+        assert not torch.equal(exp.dataset.x, train.x)
+        assert exp.classes_in_this_experience == list(range(10))
+    assert _same_stream(bm, RotatedDigits(n_experiences=4, seed=0))
+    assert not _same_stream(bm, RotatedDigits(n_experiences=4, seed=1))
+
+
+# -- registry -------------------------------------------------------------------------
+def test_get_benchmark_builds_the_registered_benchmark():
+    assert {"split-digits", "permuted-digits", "rotated-digits"} <= set(BENCHMARKS)
+    assert _same_stream(get_benchmark("split-digits", seed=3), SplitDigits(seed=3))
+    assert _same_stream(
+        get_benchmark("rotated-digits", n_experiences=2, seed=3), RotatedDigits(2, seed=3)
+    )
+    assert _same_stream(get_benchmark("permuted-digits", seed=3), PermutedDigits(seed=3))
+
+
+# -- errors ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"n_experiences": 3}, ValueError, r"n_experiences must divide the 10 classes.*got 3"),
+        ({"n_experiences": 0}, ValueError, r"n_experiences must be in \[1, 10\].*got 0"),
+        ({"n_experiences": 11}, ValueError, r"n_experiences must be in \[1, 10\].*got 11"),
+        ({"n_experiences": 2.0}, TypeError, r"n_experiences must be an int, got 2.0"),
+        ({"seed": "0"}, TypeError, r"seed must be an int or None, got '0'"),
+        ({"return_task_id": 1}, TypeError, r"return_task_id must be True or False, got 1"),
+        ({"fixed_class_order": [0] * 10}, ValueError, r"fixed_class_order must be a permutation"),
+        ({"fixed_class_order": [0, 1, 2]}, ValueError, r"permutation of the classes.*got \[0, 1"),
+        ({"fixed_class_order": [0.5] * 10}, TypeError, r"fixed_class_order must be a 1-D seq"),
+        ({"fixed_class_order": "0123456789"}, TypeError, r"fixed_class_order must be a sequence"),
+    ],
+)
+def test_split_digits_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SplitDigits(**kwargs)
+
+
+def test_class_incremental_errors():
+    ds = _toy()
+    with pytest.raises(TypeError, match=r"train_ds must be a cltutor ClassificationDataset"):
+        class_incremental_benchmark(torch.zeros(3), ds, 2)
+    with pytest.raises(ValueError, match=r"test_ds is empty"):
+        class_incremental_benchmark(ds, ds.subset([]), 2)
+    extra = ClassificationDataset(torch.zeros(2, 1), torch.tensor([0, 9]))
+    with pytest.raises(ValueError, match=r"test_ds has classes \[9\] that train_ds lacks"):
+        class_incremental_benchmark(ds, extra, 2)
+    with pytest.raises(ValueError, match=r"Use one of \[1, 2, 3, 6\]"):
+        class_incremental_benchmark(ds, ds, 4)
+
+
+def test_domain_incremental_errors():
+    with pytest.raises(ValueError, match=r"n_experiences must be >= 1, got 0"):
+        PermutedDigits(n_experiences=0)
+    with pytest.raises(ValueError, match=r"rotations_list must hold one angle per experience"):
+        RotatedDigits(n_experiences=3, rotations_list=[0, 90])
+    with pytest.raises(ValueError, match=r"angles must be numbers of degrees in \[-180, 180\]"):
+        RotatedDigits(n_experiences=2, rotations_list=[0, 270])
+    with pytest.raises(ValueError, match=r"in \[-180, 180\], got '90'"):
+        RotatedDigits(n_experiences=2, rotations_list=[0, "90"])
+    with pytest.raises(
+        ValueError, match=r"benchmark must be one of \[.*'split-digits'.*got 'mnist'"
+    ):
+        get_benchmark("mnist")
