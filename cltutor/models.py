@@ -6,11 +6,13 @@ the ``features`` output, and latent replay freezes the lower layers.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["SimpleMLP", "SimpleCNN"]
+__all__ = ["SimpleMLP", "SimpleCNN", "BatchRenorm2D", "LatentReplayNet"]
 
 
 def _check_positive_int(name: str, value: int, hint: str) -> None:
@@ -128,3 +130,217 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+
+
+# -- AR1's building blocks: Batch Renormalization and a latent-replay network ------------
+class BatchRenorm2D(nn.Module):
+    """Batch Renormalization (Ioffe, 2017) for ``(B, C, H, W)`` inputs, as AR1 uses it.
+
+    In training the batch is normalised with its own mean and std, then corrected
+    towards the running statistics by ``r = clamp(std_B / std_run, 1/r_max, r_max)``
+    and ``d = clamp((mean_B - mean_run) / std_run, -d_max, d_max)`` (both treated as
+    constants by autograd)::
+
+        x_hat = (x - mean_B) / std_B * r + d;   y = gamma * x_hat + beta
+
+    With ``r_max=1, d_max=0`` this is batch normalisation. After every training
+    forward ``r_max`` and ``d_max`` grow by ``inc_step * batch_size`` up to
+    ``max_r_max`` and ``max_d_max``; the running mean and **std** (not variance)
+    move towards the batch values by ``momentum``. In eval mode the running
+    statistics are used: ``y = gamma * (x - mean_run) / std_run + beta``.
+
+    Unlike Avalanche's version, the running statistics are buffers (saved in
+    ``state_dict`` and moved by ``.to()``), start at mean 0 and std 1, and the
+    schedule state (``r_max``, ``d_max``) is saved too.
+
+    Parameters
+    ----------
+    num_features : int
+        Channels ``C``.
+    eps : float, default 1e-5
+        Added to the batch variance before the square root.
+    momentum : float, default 0.01
+        Update rate of the running statistics (AR1's ``init_update_rate``).
+    r_max, d_max : float, default 1.0 and 0.0
+        Starting clamp limits.
+    max_r_max, max_d_max : float, default 1.25 and 0.5
+        Where the limits stop growing.
+    inc_step : float, default 4.1e-5
+        Growth of both limits per training sample.
+
+    Examples
+    --------
+    >>> import torch
+    >>> brn = BatchRenorm2D(3)
+    >>> brn(torch.randn(8, 3, 4, 4)).shape
+    torch.Size([8, 3, 4, 4])
+    >>> round(brn.r_max, 6), round(brn.d_max, 6)   # grew by 8 * 4.1e-5
+    (1.000328, 0.000328)
+
+    Notebook ``07_ar1_latent_replay.ipynb`` explains why AR1 uses it.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.01,
+        r_max: float = 1.0,
+        d_max: float = 0.0,
+        max_r_max: float = 1.25,
+        max_d_max: float = 0.5,
+        inc_step: float = 4.1e-5,
+    ) -> None:
+        super().__init__()
+        _check_positive_int("num_features", num_features, "Use the conv layer's out_channels.")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.r_max, self.d_max = float(r_max), float(d_max)
+        self.max_r_max, self.max_d_max = float(max_r_max), float(max_d_max)
+        self.inc_step = inc_step
+        self.gamma = nn.Parameter(torch.ones(num_features))
+        self.beta = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_std", torch.ones(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchRenorm2D expects input of shape (B, {self.num_features}, H, W), got "
+                f"{tuple(x.shape)}; check num_features against the previous layer."
+            )
+        if not self.training:
+            scale = self.gamma / self.running_std  # (C,)
+            shift = self.beta - scale * self.running_mean
+            return x * scale[None, :, None, None] + shift[None, :, None, None]
+        var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)  # (C,), (C,)
+        std = torch.sqrt(var + self.eps)
+        with torch.no_grad():
+            r = (std / self.running_std).clamp(1.0 / self.r_max, self.r_max)  # (C,)
+            d = ((mean - self.running_mean) / self.running_std).clamp(-self.d_max, self.d_max)
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_std.lerp_(std, self.momentum)
+        self._advance_schedule(x.shape[0])
+        scale = self.gamma * r / std  # (C,): x_hat * gamma folded into one multiply-add
+        shift = self.beta + self.gamma * d - scale * mean
+        return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+    def _advance_schedule(self, batch_size: int) -> None:
+        self.r_max = min(self.max_r_max, self.r_max + self.inc_step * batch_size)
+        self.d_max = min(self.max_d_max, self.d_max + self.inc_step * batch_size)
+
+    def set_schedule(self, **values: float) -> None:
+        """Set any of ``momentum``, ``r_max``, ``d_max``, ``max_r_max``, ``max_d_max``,
+        ``inc_step`` (AR1 calls this between experiences)."""
+        names = ("momentum", "r_max", "d_max", "max_r_max", "max_d_max", "inc_step")
+        for name, value in values.items():
+            if name not in names:
+                raise TypeError(f"set_schedule got {name!r}; it accepts {', '.join(names)}.")
+            setattr(self, name, float(value))
+
+    def get_extra_state(self) -> dict[str, float]:
+        return {"r_max": self.r_max, "d_max": self.d_max}
+
+    def set_extra_state(self, state: dict[str, float]) -> None:
+        self.r_max, self.d_max = state["r_max"], state["d_max"]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, momentum={self.momentum}, r_max={self.r_max:.4g}, "
+            f"d_max={self.d_max:.4g}"
+        )
+
+
+def _brn_block(c_in: int, c_out: int, pool: bool) -> nn.Sequential:
+    """conv 3x3 -> BatchRenorm2D -> ReLU (-> 2x2 max-pool), with named parts."""
+    parts: OrderedDict[str, nn.Module] = OrderedDict(
+        conv=nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        bn=BatchRenorm2D(c_out),
+        act=nn.ReLU(inplace=True),
+    )
+    if pool:
+        parts["pool"] = nn.MaxPool2d(2)
+    return nn.Sequential(parts)
+
+
+class LatentReplayNet(nn.Module):
+    """The small convolutional network AR1 builds when it gets no model.
+
+    A stack of conv blocks (conv 3x3, :class:`BatchRenorm2D`, ReLU), split at
+    the latent layer: blocks ``0..latent_layer_num`` form ``lat_features``
+    (their output is the latent activation ``z`` that AR1 stores), the other
+    blocks plus global average pooling form ``end_features``, and ``output`` is
+    a linear layer without bias (CWR* rewrites its rows). Blocks are named
+    ``lat_features.<i>.conv``, ``lat_features.<i>.bn``, ... so AR1's
+    ``freeze_below_layer`` can name them. A 2x2 max-pool follows every block
+    while the image side is 8 or more: 8x8 digits give 4x4 latent maps, 28x28
+    MNIST-sized images 7x7. It trains from scratch: nothing is downloaded.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+    input_shape : tuple of int, default (1, 8, 8)
+        ``(C, H, W)`` of one input.
+    channels : sequence of int, default (32, 64, 64, 128)
+        Output channels of each block.
+    latent_layer_num : int, default 2
+        Index of the last block below the latent cut.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = LatentReplayNet(num_classes=10, input_shape=(1, 8, 8))
+    >>> x = torch.rand(5, 1, 8, 8)
+    >>> z = net.lat_features(x)                        # latent activations
+    >>> z.shape
+    torch.Size([5, 64, 4, 4])
+    >>> net(x, latent_input=z[:2]).shape               # 5 new rows + 2 replayed latents
+    torch.Size([7, 10])
+
+    Notebook ``07_ar1_latent_replay.ipynb`` replays its latent activations.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        input_shape: Sequence[int] = (1, 8, 8),
+        channels: Sequence[int] = (32, 64, 64, 128),
+        latent_layer_num: int = 2,
+    ) -> None:
+        super().__init__()
+        _check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
+        shape = tuple(input_shape)
+        if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+            raise ValueError(
+                f"input_shape must be (C, H, W) of positive ints, got {input_shape!r}. "
+                "Use (1, 8, 8) for the bundled digits or (1, 28, 28) for MNIST."
+            )
+        if len(channels) == 0:
+            raise ValueError(
+                "channels must name at least one block, got (). Try (32, 64, 64, 128)."
+            )
+        if not isinstance(latent_layer_num, int) or not 0 <= latent_layer_num < len(channels):
+            raise ValueError(
+                f"latent_layer_num must be an int in [0, {len(channels) - 1}] (a block index), "
+                f"got {latent_layer_num!r}. Try latent_layer_num={max(len(channels) - 2, 0)}."
+            )
+        blocks, width, side = [], shape[0], min(shape[1:])
+        for out in channels:
+            blocks.append(_brn_block(width, out, pool=side >= 8))
+            width, side = out, side // 2 if side >= 8 else side
+        self.num_classes = num_classes
+        self.input_shape = shape
+        self.latent_layer_num = latent_layer_num
+        self.lat_features = nn.Sequential(*blocks[: latent_layer_num + 1])
+        self.end_features = nn.Sequential(
+            *blocks[latent_layer_num + 1 :], nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
+        self.output = nn.Linear(width, num_classes, bias=False)
+
+    def forward(self, x: Tensor, latent_input: Tensor | None = None) -> Tensor:
+        """Logits of ``x``; ``latent_input`` rows (stored latents) are appended after them."""
+        z = self.lat_features(x)  # (B, C_lat, h, w)
+        if latent_input is not None:
+            z = torch.cat([z, latent_input])  # (B + R, C_lat, h, w)
+        return self.output(self.end_features(z))  # (B [+ R], num_classes)
