@@ -15,5 +15,14 @@ from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
 from cltutor.loaders import BatchLoader
 from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.vision import (
+    DatasetNotFoundError,
+    PermutedMNIST,
+    RotatedMNIST,
+    SplitCIFAR10,
+    SplitCIFAR100,
+    SplitFashionMNIST,
+    SplitMNIST,
+)
 
 __version__ = "0.1.0"

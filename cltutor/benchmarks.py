@@ -476,6 +476,12 @@ BENCHMARKS: dict[str, str] = {
     "split-digits": "SplitDigits",
     "permuted-digits": "PermutedDigits",
     "rotated-digits": "RotatedDigits",
+    "split-mnist": "SplitMNIST",
+    "permuted-mnist": "PermutedMNIST",
+    "rotated-mnist": "RotatedMNIST",
+    "split-fmnist": "SplitFashionMNIST",
+    "split-cifar10": "SplitCIFAR10",
+    "split-cifar100": "SplitCIFAR100",
 }
 
 

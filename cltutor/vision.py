@@ -1,0 +1,486 @@
+"""Classic image benchmarks through torchvision: SplitMNIST, PermutedMNIST and co.
+
+torchvision's dataset classes find, download and parse the files; their
+``.data``/``.targets`` arrays are then taken once into uint8 tensors of shape
+``(N, C, H, W)``. MNIST's 60,000 training images are one 47 MB tensor, not 60,000
+PIL images. Normalisation (and, for CIFAR, random crop + flip) is a batch
+transform: it runs on each gathered minibatch, on the device that holds it.
+
+Files live under ``dataset_root``, by default :func:`default_dataset_root`
+(``$XDG_CACHE_HOME/cltutor`` or ``~/.cache/cltutor``). With ``download=True`` (the
+default, for Colab and Binder) missing files are downloaded; when they are
+missing and cannot be downloaded, :class:`DatasetNotFoundError` names the folder,
+the files expected and the offline alternative, :func:`~cltutor.SplitDigits`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cltutor.benchmarks import (
+    _check_bool,
+    _check_n_experiences,
+    _check_seed,
+    _generator,
+    class_incremental_benchmark,
+    domain_incremental_benchmark,
+    permutation_views,
+    rotate_images,
+    rotation_angles,
+)
+from cltutor.data import Benchmark, ClassificationDataset
+
+__all__ = [
+    "DatasetNotFoundError",
+    "default_dataset_root",
+    "NormalizeBatch",
+    "RandomCropFlip",
+    "load_image_dataset",
+    "SplitMNIST",
+    "PermutedMNIST",
+    "RotatedMNIST",
+    "SplitFashionMNIST",
+    "SplitCIFAR10",
+    "SplitCIFAR100",
+]
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The files of a torchvision dataset are missing and were not downloaded."""
+
+
+def default_dataset_root() -> Path:
+    """``$XDG_CACHE_HOME/cltutor``, or ``~/.cache/cltutor`` when that is unset."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(cache).expanduser() / "cltutor"
+
+
+# -- batch transforms -----------------------------------------------------------
+class NormalizeBatch(nn.Module):
+    """uint8 images ``(B, C, H, W)`` -> float32 ``(x / 255 - mean) / std`` per channel.
+
+    Float inputs are taken to be in [0, 1] already. Runs on the batch's device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> norm = NormalizeBatch(mean=(0.5,), std=(0.5,))
+    >>> norm(torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1)).flatten().tolist()
+    [-1.0, 1.0]
+
+    Notebook ``08_playground.ipynb`` trains on the MNIST benchmarks that use it.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self._stats: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.device not in self._stats:  # (1, C, 1, 1) each, made once per device
+            shape = (1, len(self.mean), 1, 1)
+            self._stats[x.device] = (
+                torch.tensor(self.mean, device=x.device).view(shape),
+                torch.tensor(self.std, device=x.device).view(shape),
+            )
+        mean, std = self._stats[x.device]
+        x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
+        return (x - mean) / std
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+class RandomCropFlip(nn.Module):
+    """Random crop after zero padding, plus a random horizontal flip, for a whole batch.
+
+    The standard CIFAR augmentation (torchvision's ``RandomCrop(32, padding=4)``
+    and ``RandomHorizontalFlip()``), vectorised: each image gets its own offset
+    and coin flip, and one ``gather`` builds the batch.
+
+    Parameters
+    ----------
+    padding : int, default 4
+    flip : bool, default True
+        Flip each image left-right with probability 1/2.
+    seed : int, optional
+        Seeds the offsets and flips; None draws from torch's global generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> aug = RandomCropFlip(padding=4, seed=0)
+    >>> aug(torch.zeros(8, 3, 32, 32, dtype=torch.uint8)).shape
+    torch.Size([8, 3, 32, 32])
+
+    Notebook ``08_playground.ipynb`` trains on SplitCIFAR10 with it.
+    """
+
+    def __init__(self, padding: int = 4, flip: bool = True, seed: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}. CIFAR uses 4.")
+        _check_bool("flip", flip)
+        _check_seed(seed)
+        self.padding, self.flip, self.seed = padding, flip, seed
+        self._generator = _generator(seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        p = self.padding
+        padded = F.pad(x, (p, p, p, p)).flatten(2)  # (B, C, (H+2p)*(W+2p))
+        offsets = torch.randint(0, 2 * p + 1, (2, b, 1), generator=self._generator)
+        rows = offsets[0] + torch.arange(h)  # (B, H) rows of the padded image
+        cols = offsets[1] + torch.arange(w)  # (B, W)
+        if self.flip:
+            flipped = torch.rand(b, 1, generator=self._generator) < 0.5
+            cols = torch.where(flipped, cols.flip(1), cols)
+        index = (rows[:, :, None] * (w + 2 * p) + cols[:, None, :]).to(x.device)  # (B, H, W)
+        index = index.view(b, 1, h * w).expand(b, c, h * w)  # same pixels for every channel
+        return padded.gather(2, index).view(b, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, flip={self.flip}, seed={self.seed}"
+
+
+# -- loading ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Spec:
+    torchvision_class: str
+    files: tuple[str, ...]  # relative to dataset_root
+    n_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def _idx_files(folder: str) -> tuple[str, ...]:
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+    names += ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    return tuple(f"{folder}/raw/{n}" for n in names)
+
+
+_CIFAR10_FILES = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6))
+_SPECS = {
+    "mnist": _Spec("MNIST", _idx_files("MNIST"), 10, (0.1307,), (0.3081,)),
+    "fmnist": _Spec("FashionMNIST", _idx_files("FashionMNIST"), 10, (0.2860,), (0.3530,)),
+    # the true per-channel std; Avalanche's (0.2023, 0.1994, 0.2010) is a known mistake
+    "cifar10": _Spec(
+        "CIFAR10",
+        _CIFAR10_FILES + ("cifar-10-batches-py/test_batch", "cifar-10-batches-py/batches.meta"),
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+    ),
+    "cifar100": _Spec(
+        "CIFAR100",
+        tuple(f"cifar-100-python/{n}" for n in ("train", "test", "meta")),
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+    ),
+}
+
+
+def _torchvision_class(spec: _Spec, check_integrity: bool) -> type:
+    import torchvision.datasets  # lazy: torchvision takes about a second to import
+
+    cls = getattr(torchvision.datasets, spec.torchvision_class)
+    if check_integrity or not hasattr(cls, "train_list"):
+        return cls
+    # CIFAR checks each extracted file against a fixed md5. The same class with md5
+    # None only checks that the files exist (torchvision's check_integrity(path, None));
+    # it reads them with the very same code, and a download still checks the archive.
+    unchecked = {
+        "train_list": [[name, None] for name, _ in cls.train_list],
+        "test_list": [[name, None] for name, _ in cls.test_list],
+        "meta": {**cls.meta, "md5": None},
+    }
+    return type(cls.__name__, (cls,), unchecked)
+
+
+def _not_found(key: str, root: Path, missing: list[str], why: str) -> DatasetNotFoundError:
+    spec = _SPECS[key]
+    partly = f" (missing: {', '.join(missing)})" if len(missing) < len(spec.files) else ""
+    return DatasetNotFoundError(
+        f"{spec.torchvision_class} files are missing under dataset_root={str(root)!r} ({why}). "
+        f"Expected files: {', '.join(spec.files)}{partly}. "
+        f"Fix: pass download=True where the network is available (Colab, Binder), copy the "
+        f"files there or pass dataset_root=<your folder>, or use the offline benchmark "
+        f"SplitDigits(), which needs no files."
+    )
+
+
+def _as_tensors(data, targets) -> tuple[Tensor, Tensor]:
+    """torchvision's arrays as uint8 ``(N, C, H, W)`` and long ``(N,)`` tensors."""
+    if isinstance(data, np.ndarray):  # CIFAR: (N, H, W, C) NumPy
+        x = torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()
+    else:  # MNIST family: (N, H, W) tensor
+        x = data.unsqueeze(1)
+    return x, torch.as_tensor(targets, dtype=torch.long)
+
+
+def load_image_dataset(
+    key: str,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+) -> tuple[ClassificationDataset, ClassificationDataset]:
+    """Train and test sets of ``key`` ("mnist", "fmnist", "cifar10", "cifar100").
+
+    Images stay uint8 ``(N, C, H, W)``; the datasets carry no transform yet.
+    Raises :class:`DatasetNotFoundError` when the files are missing and not
+    downloaded (``download=False``, or the download failed).
+    """
+    if key not in _SPECS:
+        raise ValueError(f"key must be one of {list(_SPECS)}, got {key!r}.")
+    if dataset_root is not None and not isinstance(dataset_root, (str, os.PathLike)):
+        raise TypeError(
+            f"dataset_root must be a folder path (str or Path) or None, got {dataset_root!r}."
+        )
+    _check_bool("download", download)
+    _check_bool("check_integrity", check_integrity)
+    spec = _SPECS[key]
+    root = default_dataset_root() if dataset_root is None else Path(dataset_root).expanduser()
+    missing = [f for f in spec.files if not (root / f).is_file()]
+    if missing and not download:
+        raise _not_found(key, root, missing, "download=False was given")
+    cls = _torchvision_class(spec, check_integrity)
+    try:
+        train = cls(str(root), train=True, download=download)
+        test = cls(str(root), train=False, download=False)
+    except (RuntimeError, OSError) as err:  # torchvision's "not found" and network errors
+        if not missing:
+            raise
+        raise _not_found(key, root, missing, f"the download failed: {err}") from err
+    datasets = []
+    for split in (train, test):
+        x, y = _as_tensors(split.data, split.targets)
+        datasets.append(ClassificationDataset(x, y))
+    return datasets[0], datasets[1]
+
+
+# -- benchmarks --------------------------------------------------------------------
+def _split_benchmark(key: str, name: str, n_experiences: int, seed, augment: bool, **kwargs):
+    """Shared body of the Split* builders: check, load, attach transforms, split."""
+    _check_n_experiences(n_experiences, _SPECS[key].n_classes)  # before touching files
+    _check_seed(seed)
+    _check_bool("augment", augment)
+    spec = _SPECS[key]
+    load_kwargs = {k: kwargs.pop(k) for k in ("dataset_root", "download", "check_integrity")}
+    train_ds, test_ds = load_image_dataset(key, **load_kwargs)
+    norm = NormalizeBatch(spec.mean, spec.std)
+    train_tf = nn.Sequential(RandomCropFlip(padding=4, seed=seed), norm) if augment else norm
+    return class_incremental_benchmark(
+        train_ds.with_transform(train_tf),
+        test_ds.with_transform(norm),
+        n_experiences,
+        seed=seed,
+        name=name,
+        **kwargs,
+    )
+
+
+def SplitMNIST(
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+) -> Benchmark:
+    """Class-incremental MNIST: the 10 digits split into ``n_experiences`` groups.
+
+    Images are stored as uint8 ``(N, 1, 28, 28)`` and normalised per batch with
+    MNIST's mean 0.1307 and std 0.3081 (Avalanche's default). Arguments as
+    :func:`~cltutor.SplitDigits`; ``seed`` fixes the class order.
+
+    Parameters
+    ----------
+    dataset_root : str or Path, optional
+        Folder holding ``MNIST/raw/``; None uses :func:`default_dataset_root`.
+    download : bool, default True
+        Download missing files. Without them (offline, or ``download=False``)
+        :class:`DatasetNotFoundError` (a ``FileNotFoundError``) explains the fix.
+
+    Examples
+    --------
+    >>> bm = SplitMNIST(n_experiences=5, seed=0)  # doctest: +SKIP
+    >>> bm.train_stream[0].dataset.x.dtype  # doctest: +SKIP
+    torch.uint8
+
+    Notebook ``08_playground.ipynb`` offers it next to SplitDigits.
+    """
+    return _split_benchmark(
+        "mnist", "SplitMNIST", n_experiences, seed, False,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
+        dataset_root=dataset_root, download=download, check_integrity=True,
+    )  # fmt: skip
+
+
+def SplitFashionMNIST(
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+) -> Benchmark:
+    """Class-incremental Fashion-MNIST (10 clothing classes), as :func:`SplitMNIST`.
+
+    Files under ``<dataset_root>/FashionMNIST/raw/``; mean 0.2860, std 0.3530.
+
+    Examples
+    --------
+    >>> bm = SplitFashionMNIST(n_experiences=2, seed=0)  # doctest: +SKIP
+
+    Notebook ``08_playground.ipynb`` offers it.
+    """
+    return _split_benchmark(
+        "fmnist", "SplitFashionMNIST", n_experiences, seed, False,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
+        dataset_root=dataset_root, download=download, check_integrity=True,
+    )  # fmt: skip
+
+
+def SplitCIFAR10(
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+) -> Benchmark:
+    """Class-incremental CIFAR-10: uint8 ``(N, 3, 32, 32)`` images, 10 classes.
+
+    Parameters
+    ----------
+    augment : bool, default True
+        The train stream's batch transform adds :class:`RandomCropFlip` (padding 4,
+        seeded by ``seed``) before normalising; the test stream only normalises.
+    check_integrity : bool, default True
+        Check the extracted files' md5 sums, as torchvision does. False only checks
+        that they exist: for files you wrote yourself (the tests do).
+
+    Other arguments as :func:`SplitMNIST`; files under
+    ``<dataset_root>/cifar-10-batches-py/``.
+
+    Examples
+    --------
+    >>> bm = SplitCIFAR10(n_experiences=5, seed=0)  # doctest: +SKIP
+
+    Notebook ``08_playground.ipynb`` offers it.
+    """
+    return _split_benchmark(
+        "cifar10", "SplitCIFAR10", n_experiences, seed, augment,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
+        dataset_root=dataset_root, download=download, check_integrity=check_integrity,
+    )  # fmt: skip
+
+
+def SplitCIFAR100(
+    n_experiences: int = 10,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+) -> Benchmark:
+    """Class-incremental CIFAR-100 (fine labels, 100 classes), as :func:`SplitCIFAR10`.
+
+    Files under ``<dataset_root>/cifar-100-python/``.
+
+    Examples
+    --------
+    >>> bm = SplitCIFAR100(n_experiences=10, seed=0)  # doctest: +SKIP
+
+    Notebook ``08_playground.ipynb`` offers it.
+    """
+    return _split_benchmark(
+        "cifar100", "SplitCIFAR100", n_experiences, seed, augment,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
+        dataset_root=dataset_root, download=download, check_integrity=check_integrity,
+    )  # fmt: skip
+
+
+def _mnist_domain(dataset_root, download) -> tuple[ClassificationDataset, ClassificationDataset]:
+    train_ds, test_ds = load_image_dataset("mnist", dataset_root, download)
+    norm = NormalizeBatch(_SPECS["mnist"].mean, _SPECS["mnist"].std)
+    return train_ds.with_transform(norm), test_ds.with_transform(norm)
+
+
+def PermutedMNIST(
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+) -> Benchmark:
+    """Domain-incremental MNIST: all 10 digits in every experience, pixels permuted.
+
+    Experience 0 shows the real digits; experience ``i >= 1`` its own permutation of
+    the 784 pixels drawn from ``seed`` (Avalanche permutes every experience). Each
+    permutation is applied once to the uint8 tensor; normalisation is per batch.
+
+    Examples
+    --------
+    >>> bm = PermutedMNIST(n_experiences=3, seed=0)  # doctest: +SKIP
+
+    Notebook ``02_forgetting.ipynb`` shows the digits version, PermutedDigits.
+    """
+    _check_seed(seed)
+    views = permutation_views(n_experiences, 28 * 28, seed)
+    train_ds, test_ds = _mnist_domain(dataset_root, download)
+    return domain_incremental_benchmark(
+        train_ds, test_ds, views, return_task_id=return_task_id, name="PermutedMNIST"
+    )
+
+
+def RotatedMNIST(
+    n_experiences: int = 5,
+    rotations_list: Sequence[float] | None = None,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+) -> Benchmark:
+    """Domain-incremental MNIST: all 10 digits in every experience, images rotated.
+
+    Experience 0 is unrotated; experience ``i >= 1`` turns by an integer angle in
+    [-180, 180] drawn from ``seed``, unless ``rotations_list`` gives one angle per
+    experience (Avalanche rotates the first experience too). Each rotation is applied
+    once, bilinear, to the whole uint8 tensor.
+
+    Examples
+    --------
+    >>> bm = RotatedMNIST(n_experiences=3, rotations_list=[0, 45, 90])  # doctest: +SKIP
+
+    Notebook ``02_forgetting.ipynb`` shows the digits version, RotatedDigits.
+    """
+    _check_seed(seed)
+    angles = rotation_angles(n_experiences, rotations_list, seed)
+    train_ds, test_ds = _mnist_domain(dataset_root, download)
+    views = [lambda x, a=a: rotate_images(x, a) for a in angles]
+    return domain_incremental_benchmark(
+        train_ds, test_ds, views, return_task_id=return_task_id, name="RotatedMNIST"
+    )

@@ -1,0 +1,322 @@
+"""Tests of cltutor.vision on small MNIST (IDX) and CIFAR (pickle) files written to tmp_path.
+
+The files are written here in the published formats and read back through
+torchvision's dataset classes (``download=False``), the same path real files take.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision.datasets
+
+from cltutor import get_benchmark
+from cltutor.vision import (
+    DatasetNotFoundError,
+    NormalizeBatch,
+    PermutedMNIST,
+    RandomCropFlip,
+    RotatedMNIST,
+    SplitCIFAR10,
+    SplitCIFAR100,
+    SplitFashionMNIST,
+    SplitMNIST,
+    default_dataset_root,
+    load_image_dataset,
+)
+
+N_TRAIN, N_TEST = 60, 20  # 6 and 2 images per class
+
+
+# -- writers for the published file formats ------------------------------------------
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    # IDX: 0, 0, type 0x08 (ubyte), ndim, then big-endian uint32 dims, then the bytes
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def _labels(n: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.permutation(np.arange(n) % n_classes)
+
+
+def write_mnist(root: Path, folder: str = "MNIST", seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    data = {}
+    for prefix, n in (("train", N_TRAIN), ("t10k", N_TEST)):
+        x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        y = _labels(n, 10, rng)
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
+        data[prefix] = (x, y)
+    return data
+
+
+def _pickle(path: Path, obj: dict) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+
+
+def write_cifar10(root: Path, per_batch: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    xs, ys = [], []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        x = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)  # rows: R, G, B planes
+        y = _labels(per_batch, 10, rng).tolist()
+        _pickle(folder / name, {"data": x, "labels": y})
+        xs.append(x)
+        ys.append(y)
+    _pickle(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
+    return np.concatenate(xs[:5]), np.concatenate(ys[:5])
+
+
+def write_cifar100(root: Path) -> None:
+    rng = np.random.default_rng(2)
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for name, n in (("train", 200), ("test", 100)):
+        x = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        _pickle(folder / name, {"data": x, "fine_labels": _labels(n, 100, rng).tolist()})
+    _pickle(folder / "meta", {"fine_label_names": [f"c{i}" for i in range(100)]})
+
+
+@pytest.fixture
+def mnist_root(tmp_path: Path) -> tuple[Path, dict]:
+    return tmp_path, write_mnist(tmp_path)
+
+
+def _same_stream(a, b) -> bool:
+    pairs = zip(a.train_stream + a.test_stream, b.train_stream + b.test_stream, strict=True)
+    return all(
+        torch.equal(p.dataset.x, q.dataset.x)
+        and torch.equal(p.dataset.y, q.dataset.y)
+        and torch.equal(p.dataset.t, q.dataset.t)
+        for p, q in pairs
+    )
+
+
+# -- MNIST ----------------------------------------------------------------------------
+def test_split_mnist_uint8_storage_matches_the_files(mnist_root):
+    root, data = mnist_root
+    bm = SplitMNIST(n_experiences=5, seed=3, dataset_root=root, download=False)
+    assert bm.n_classes == 10 and bm.n_experiences == 5
+    for stream, prefix in ((bm.train_stream, "train"), (bm.test_stream, "t10k")):
+        x_file, y_file = data[prefix]
+        for exp in stream:
+            ds = exp.dataset
+            assert ds.x.dtype == torch.uint8 and ds.x.shape[1:] == (1, 28, 28)
+            mask = np.isin(y_file, exp.classes_in_this_experience)
+            # the rows of the experience's classes, in file order
+            assert torch.equal(ds.x[:, 0], torch.from_numpy(x_file[mask]))
+            assert ds.y.tolist() == y_file[mask].tolist()
+        assert sum(len(e.dataset) for e in stream) == len(y_file)
+    classes = [c for e in bm.train_stream for c in e.classes_in_this_experience]
+    assert classes == bm.classes_order and sorted(classes) == list(range(10))
+
+
+def test_split_mnist_batches_are_normalised_on_gather(mnist_root):
+    root, _ = mnist_root
+    ds = SplitMNIST(seed=0, dataset_root=root, download=False).train_stream[1].dataset
+    x, y, t = ds[torch.tensor([0, 2, 3])]
+    expected = (ds.x[[0, 2, 3]].double() / 255 - 0.1307) / 0.3081
+    assert x.dtype == torch.float32 and torch.allclose(x.double(), expected, atol=1e-6)
+    assert t.tolist() == [0, 0, 0]
+
+
+def test_split_mnist_task_labels_seed_and_order(mnist_root):
+    root, _ = mnist_root
+    kw = {"dataset_root": root, "download": False}
+    ti = SplitMNIST(n_experiences=2, return_task_id=True, seed=1, **kw)
+    assert [e.task_label for e in ti.test_stream] == [0, 1]
+    assert bool((ti.train_stream[1].dataset.t == 1).all())
+    assert _same_stream(ti, SplitMNIST(n_experiences=2, return_task_id=True, seed=1, **kw))
+    assert SplitMNIST(seed=1, **kw).classes_order != SplitMNIST(seed=2, **kw).classes_order
+    fixed = SplitMNIST(fixed_class_order=list(range(10)), **kw)
+    assert [e.classes_in_this_experience for e in fixed.train_stream][0] == [0, 1]
+
+
+def test_split_fashion_mnist_reads_its_own_folder(tmp_path):
+    data = write_mnist(tmp_path, folder="FashionMNIST", seed=5)
+    bm = SplitFashionMNIST(n_experiences=2, seed=0, dataset_root=tmp_path, download=False)
+    x = torch.cat([e.dataset.x for e in bm.train_stream])
+    assert x.shape == (N_TRAIN, 1, 28, 28)
+    assert torch.equal(x.sum(0)[0], torch.from_numpy(data["train"][0].astype(np.int64).sum(0)))
+    x0, _, _ = bm.test_stream[0].dataset[torch.arange(2)]
+    expected = (bm.test_stream[0].dataset.x[:2].float() / 255 - 0.2860) / 0.3530
+    assert torch.allclose(x0, expected, atol=1e-6)
+
+
+def test_permuted_mnist_one_permutation_per_experience(mnist_root):
+    root, data = mnist_root
+    bm = PermutedMNIST(n_experiences=3, seed=4, dataset_root=root, download=False)
+    orig = torch.from_numpy(np.concatenate([data["train"][0], data["t10k"][0]])).reshape(-1, 784)
+    for k, (tr, te) in enumerate(zip(bm.train_stream, bm.test_stream, strict=True)):
+        xk = torch.cat([tr.dataset.x, te.dataset.x]).reshape(-1, 784)
+        assert xk.dtype == torch.uint8
+        assert tr.classes_in_this_experience == list(range(10))
+        # recover the permutation column by column from the random images, then apply it
+        match = (xk.T[:, None, :] == orig.T[None, :, :]).all(-1)  # (784 new, 784 old)
+        assert bool((match.sum(1) == 1).all())  # every new pixel is exactly one old pixel
+        perm = match.float().argmax(1)
+        assert sorted(perm.tolist()) == list(range(784))
+        assert torch.equal(xk, orig[:, perm])
+        assert torch.equal(perm, torch.arange(784)) == (k == 0)  # identity only first
+    assert _same_stream(bm, PermutedMNIST(3, seed=4, dataset_root=root, download=False))
+
+
+def test_rotated_mnist_right_angles_and_task_labels(mnist_root):
+    root, data = mnist_root
+    bm = RotatedMNIST(3, [0, 90, 180], return_task_id=True, dataset_root=root, download=False)
+    x = torch.from_numpy(data["train"][0])[:, None]
+    assert torch.equal(bm.train_stream[0].dataset.x, x)
+    assert torch.equal(bm.train_stream[1].dataset.x, torch.rot90(x, 1, (-2, -1)))
+    assert torch.equal(bm.train_stream[2].dataset.x, torch.rot90(x, 2, (-2, -1)))
+    assert [e.task_label for e in bm.train_stream] == [0, 1, 2]
+    drawn = RotatedMNIST(3, seed=0, dataset_root=root, download=False)
+    assert torch.equal(drawn.train_stream[0].dataset.x, x)
+    assert not torch.equal(drawn.train_stream[1].dataset.x, x)
+    assert _same_stream(drawn, RotatedMNIST(3, seed=0, dataset_root=root, download=False))
+
+
+# -- CIFAR ----------------------------------------------------------------------------
+def test_split_cifar10_chw_uint8_and_transforms(tmp_path):
+    x_file, y_file = write_cifar10(tmp_path)
+    bm = SplitCIFAR10(seed=0, dataset_root=tmp_path, download=False, check_integrity=False)
+    chw = torch.from_numpy(x_file.reshape(-1, 3, 32, 32))  # CIFAR rows are R, G, B planes
+    for exp in bm.train_stream:
+        mask = torch.from_numpy(np.isin(y_file, exp.classes_in_this_experience))
+        assert exp.dataset.x.dtype == torch.uint8
+        assert torch.equal(exp.dataset.x, chw[mask])
+    test_ds = bm.test_stream[0].dataset
+    x, _, _ = test_ds[torch.arange(len(test_ds))]
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
+    assert torch.allclose(x, (test_ds.x.float() / 255 - mean) / std, atol=1e-5)
+    train_ds = bm.train_stream[0].dataset
+    assert isinstance(train_ds.transform[0], RandomCropFlip)  # train stream only
+    assert isinstance(test_ds.transform, NormalizeBatch)
+    plain = SplitCIFAR10(
+        augment=False, dataset_root=tmp_path, download=False, check_integrity=False
+    )
+    assert isinstance(plain.train_stream[0].dataset.transform, NormalizeBatch)
+
+
+def test_cifar_integrity_check_is_on_by_default(tmp_path):
+    write_cifar10(tmp_path)  # our files do not have the published md5 sums
+    with pytest.raises(RuntimeError, match="not found or corrupted"):
+        SplitCIFAR10(dataset_root=tmp_path, download=False)
+
+
+def test_split_cifar100_hundred_classes(tmp_path):
+    write_cifar100(tmp_path)
+    bm = SplitCIFAR100(
+        n_experiences=10, return_task_id=True, seed=2, dataset_root=tmp_path,
+        download=False, check_integrity=False,
+    )  # fmt: skip
+    assert bm.n_classes == 100 and sorted(bm.classes_order) == list(range(100))
+    assert [len(e.classes_in_this_experience) for e in bm.train_stream] == [10] * 10
+    assert sum(len(e.dataset) for e in bm.train_stream) == 200
+    assert bm.train_stream[0].dataset.x.shape[1:] == (3, 32, 32)
+    assert [e.task_label for e in bm.test_stream] == list(range(10))
+
+
+# -- the batched augmentation -----------------------------------------------------------
+def test_random_crop_flip_gives_a_padded_crop_or_its_mirror():
+    x = torch.randint(0, 256, (64, 3, 6, 6), dtype=torch.uint8)
+    out = RandomCropFlip(padding=2, seed=0)(x)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    seen = set()
+    for i in range(64):  # oracle: try every offset and both orientations
+        found = [
+            (dy, dx, f)
+            for dy in range(5)
+            for dx in range(5)
+            for f in (False, True)
+            if torch.equal(out[i], _crop(padded[i], dy, dx, f))
+        ]
+        assert found, f"image {i} is no padded crop of its input"
+        seen.update(found)
+    assert {f for _, _, f in seen} == {False, True}  # both orientations occur
+    assert len({(dy, dx) for dy, dx, _ in seen}) > 10  # offsets vary
+    assert torch.equal(RandomCropFlip(padding=2, seed=0)(x), out)  # seeded
+
+
+def _crop(img: torch.Tensor, dy: int, dx: int, flip: bool) -> torch.Tensor:
+    crop = img[:, dy : dy + 6, dx : dx + 6]
+    return crop.flip(-1) if flip else crop
+
+
+def test_random_crop_flip_identity_without_padding_or_flip():
+    x = torch.rand(5, 3, 8, 8)
+    assert torch.equal(RandomCropFlip(padding=0, flip=False)(x), x)
+    with pytest.raises(ValueError, match=r"padding must be an int >= 0, got -1"):
+        RandomCropFlip(padding=-1)
+
+
+# -- files, roots and errors -------------------------------------------------------------
+def test_offline_error_names_root_files_and_splitdigits(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=r"dataset_root=.*download=False was given"):
+        SplitMNIST(dataset_root=tmp_path, download=False)
+    with pytest.raises(FileNotFoundError, match=r"MNIST/raw/train-images-idx3-ubyte.*SplitDigits"):
+        PermutedMNIST(dataset_root=tmp_path, download=False)
+    with pytest.raises(DatasetNotFoundError, match=r"cifar-100-python/meta.*SplitDigits\(\)"):
+        SplitCIFAR100(dataset_root=tmp_path, download=False)
+
+
+def test_offline_error_lists_the_missing_files_when_some_exist(mnist_root):
+    root, _ = mnist_root
+    (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(
+        DatasetNotFoundError, match=r"\(missing: MNIST/raw/t10k-labels-idx1-ubyte\)"
+    ):
+        SplitMNIST(dataset_root=root, download=False)
+
+
+def test_failed_download_becomes_the_offline_error(tmp_path, monkeypatch):
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
+    with pytest.raises(DatasetNotFoundError, match=r"the download failed: Error downloading"):
+        SplitMNIST(dataset_root=tmp_path, download=True)
+
+
+def test_default_root_follows_xdg_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_dataset_root() == tmp_path / "xdg" / "cltutor"
+    with pytest.raises(DatasetNotFoundError, match=str(tmp_path / "xdg" / "cltutor")):
+        SplitMNIST(download=False)
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_dataset_root() == tmp_path / "home" / ".cache" / "cltutor"
+
+
+def test_registry_builds_the_torchvision_benchmarks(mnist_root):
+    root, _ = mnist_root
+    kw = {"dataset_root": root, "download": False, "seed": 2}
+    assert _same_stream(get_benchmark("split-mnist", **kw), SplitMNIST(**kw))
+    assert _same_stream(get_benchmark("permuted-mnist", **kw), PermutedMNIST(**kw))
+    assert _same_stream(get_benchmark("rotated-mnist", **kw), RotatedMNIST(**kw))
+
+
+def test_argument_errors_come_before_any_file_access(tmp_path):
+    with pytest.raises(ValueError, match=r"n_experiences must divide the 10 classes.*got 4"):
+        SplitMNIST(n_experiences=4, dataset_root=tmp_path, download=False)
+    with pytest.raises(ValueError, match=r"n_experiences must divide the 100 classes.*got 3"):
+        SplitCIFAR100(n_experiences=3, dataset_root=tmp_path, download=False)
+    with pytest.raises(TypeError, match=r"dataset_root must be a folder path"):
+        SplitMNIST(dataset_root=3, download=False)
+    with pytest.raises(TypeError, match=r"download must be True or False, got 'no'"):
+        SplitMNIST(dataset_root=tmp_path, download="no")
+    with pytest.raises(TypeError, match=r"augment must be True or False, got None"):
+        SplitCIFAR10(augment=None, dataset_root=tmp_path, download=False)
+    with pytest.raises(ValueError, match=r"key must be one of \['mnist'"):
+        load_image_dataset("svhn")
