@@ -1,0 +1,253 @@
+"""Live figures: forgetting curves that redraw while a strategy trains.
+
+A :class:`FigureView` shows one figure again and again in the same place of a
+notebook: a display handle updated in place, or an ipywidgets ``Output``
+cleared with ``clear_output(wait=True)`` (no flicker). The figure is sent as a
+PNG image, so it works with any matplotlib backend and needs no ipympl (which
+cannot redraw during a blocking training loop). Outside Jupyter nothing is
+displayed and the figure is only redrawn, which is what the tests inspect.
+
+:class:`LivePlotLogger` is a logger: give it to an ``EvaluationPlugin`` and it
+records the accuracy on each test experience at every evaluation, then redraws
+:func:`~cltutor.plots.plot_forgetting_curves`, at most every ``min_interval``
+seconds during training plus once at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from cltutor.loggers import BaseLogger
+from cltutor.plots import plot_forgetting_curves
+
+__all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel", "redraw_due"]
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel, where ``display`` reaches a front end."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # IPython is optional outside notebooks
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """The figure rendered as PNG bytes (tight bounding box, legends outside included)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def redraw_due(elapsed: float, min_interval: float, last_cost: float,
+               max_share: float = 0.2) -> bool:
+    """Whether a throttled redraw may happen ``elapsed`` seconds after the last one.
+
+    It waits at least ``min_interval`` seconds, and long enough that drawing (which
+    took ``last_cost`` seconds last time) uses at most ``max_share`` of the time.
+
+    >>> redraw_due(0.3, 0.2, 0.01), redraw_due(0.3, 0.2, 0.1)
+    (True, False)
+    """
+    return elapsed >= max(min_interval, last_cost / max_share)
+
+
+class FigureView:
+    """Where a figure that changes is shown: one spot of a notebook, updated in place.
+
+    Parameters
+    ----------
+    output : ipywidgets.Output, optional
+        Show the figure inside this widget (cleared with ``wait=True`` each
+        time). None: a display handle in the cell that runs the code.
+    dpi : int, default 80
+
+    Attributes
+    ----------
+    shown : int
+        How many times :meth:`show` was called.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure()
+    >>> view = FigureView()
+    >>> view.show(fig)   # outside Jupyter: nothing is displayed
+    >>> view.shown
+    1
+
+    Notebook ``02_forgetting.ipynb`` watches forgetting curves grow through one.
+    """
+
+    def __init__(self, output: Any = None, dpi: int = 80) -> None:
+        if output is not None and not hasattr(output, "clear_output"):
+            raise TypeError(
+                f"output must be an ipywidgets.Output or None, got {type(output).__name__}. "
+                "Use output=ipywidgets.Output(), or None to display in the cell."
+            )
+        self.output = output
+        self.dpi = dpi
+        self.shown = 0
+        self._handle: Any = None
+
+    def show(self, fig: Figure) -> None:
+        """Display ``fig`` (first call) or replace what the last call displayed."""
+        self.shown += 1
+        if not in_kernel():
+            return
+        from IPython.display import Image, display
+
+        image = Image(data=figure_png(fig, self.dpi), format="png")
+        if self.output is not None:
+            self.output.clear_output(wait=True)  # replaced when the new image arrives
+            with self.output:
+                display(image)
+        elif self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+
+
+class LivePlotLogger(BaseLogger):
+    """Redraws the forgetting curves as the evaluator measures the test experiences.
+
+    Give it to an ``EvaluationPlugin``; every evaluation of a test experience
+    adds a point (x: training iterations so far, y: its accuracy) to that
+    experience's curve, and the end of every training experience adds a
+    boundary line. Evaluate during training (``eval_every=1`` with
+    ``eval_streams=[test_stream]``) for dense curves, or call
+    ``strategy.eval(test_stream)`` after each experience.
+
+    Parameters
+    ----------
+    output : ipywidgets.Output, optional
+        Draw inside this widget; None displays in the running cell.
+    stream : str, default "test"
+        Name of the evaluated stream whose accuracies are plotted.
+    min_interval : float, default 0.2
+        Least seconds between two redraws during training, raised to 5 times
+        the last drawing time so drawing costs at most 20% of the run (see
+        :func:`redraw_due`). A skipped redraw happens at the end of ``train()``
+        or of a top-level ``eval()``.
+
+    Attributes
+    ----------
+    history : dict[int, list[tuple[int, float]]]
+        Experience -> its ``(iteration, accuracy)`` points: what is plotted.
+    boundaries : list[int]
+        Training iterations at which each training experience ended.
+    redraws : int
+        Number of times the figure was drawn.
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits
+    >>> from cltutor.strategies import Naive
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> live = LivePlotLogger()
+    >>> model = SimpleMLP(input_size=64, hidden_size=32)
+    >>> strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.1), train_mb_size=32,
+    ...                  evaluator=EvaluationPlugin(loggers=[live]), device="cpu")
+    >>> for exp in bm.train_stream[:2]:
+    ...     _ = strategy.train(exp)
+    ...     _ = strategy.eval(bm.test_stream)
+    >>> len(live.boundaries), sorted(live.history), len(live.history[0])
+    (2, [0, 1, 2, 3, 4], 2)
+
+    Notebook ``02_forgetting.ipynb`` and the playground (``08_playground.ipynb``) use it.
+    """
+
+    def __init__(self, output: Any = None, stream: str = "test", min_interval: float = 0.2,
+                 figsize: tuple[float, float] = (6.0, 3.5)) -> None:
+        if isinstance(min_interval, bool) or not isinstance(min_interval, (int, float)) \
+                or min_interval < 0:
+            raise ValueError(
+                f"min_interval must be a number of seconds >= 0, got {min_interval!r}. "
+                "Try min_interval=0.2."
+            )
+        self.view = FigureView(output)
+        self.stream = stream
+        self.min_interval = float(min_interval)
+        self.figure = Figure(figsize=figsize)
+        self.ax = self.figure.add_subplot()
+        self.history: dict[int, list[tuple[int, float]]] = {}
+        self.boundaries: list[int] = []
+        self.redraws = 0
+        self._trained: int | None = None  # current_experience of the last trained experience
+        self._training = False
+        self._pending = False
+        self._cost = 0.0  # seconds the last redraw took
+        self._last = float("-inf")  # perf_counter() at the end of the last redraw
+
+    # -- recording -----------------------------------------------------------------
+    def _check_attached(self) -> None:
+        if self.evaluator is None:
+            raise RuntimeError(
+                "this LivePlotLogger is not attached to an EvaluationPlugin: it reads the "
+                "evaluator's accuracy matrix. Pass it as evaluator=EvaluationPlugin(loggers="
+                "[live]), not in plugins=[...]."
+            )
+
+    def before_training(self, strategy: Any, **kwargs: Any) -> None:
+        self._check_attached()
+        self._training = True
+
+    def before_eval(self, strategy: Any, **kwargs: Any) -> None:
+        self._check_attached()
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self._trained = int(strategy.experience.current_experience)
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self.boundaries.append(strategy.clock.train_iterations)
+        self._pending = True
+
+    def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
+        exp = strategy.experience
+        if getattr(getattr(exp, "origin_stream", None), "name", None) != self.stream:
+            return
+        k = int(exp.current_experience)
+        if self._trained is None:  # evaluated before any training: the "init" row
+            acc = self.evaluator.get_init_accuracy(self.stream)[k]
+        else:
+            acc = self.evaluator.get_accuracy_matrix(self.stream)[self._trained, k]
+        self.history.setdefault(k, []).append((strategy.clock.train_iterations, float(acc)))
+        self._pending = True
+
+    def after_eval(self, strategy: Any, **kwargs: Any) -> None:
+        if self._training:
+            self._maybe_redraw()
+        else:  # a top-level eval(): the learner waits for this picture
+            self.flush()
+
+    def after_training(self, strategy: Any, **kwargs: Any) -> None:
+        self._training = False
+        self.flush()
+
+    # -- drawing -------------------------------------------------------------------
+    def _maybe_redraw(self) -> None:
+        if redraw_due(time.perf_counter() - self._last, self.min_interval, self._cost):
+            self.redraw()
+
+    def flush(self) -> None:
+        """Redraw now if anything changed since the last redraw."""
+        if self._pending:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the curves recorded so far and show the figure."""
+        start = time.perf_counter()
+        self.ax.clear()
+        plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries)
+        self.view.show(self.figure)
+        self.redraws += 1
+        self._pending = False
+        self._last = time.perf_counter()
+        self._cost = self._last - start

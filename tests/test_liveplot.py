@@ -1,0 +1,157 @@
+"""The live forgetting-curve logger: what it records, what it draws, how often it redraws."""
+
+import numpy as np
+import pytest
+import torch
+
+from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits, liveplot
+from cltutor.liveplot import FigureView, LivePlotLogger
+from cltutor.strategies import Naive
+
+MB = 64
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return SplitDigits(n_experiences=5, seed=0)
+
+
+def make_strategy(live, epochs=1, eval_every=-1, plugins=None):
+    torch.manual_seed(0)
+    model = SimpleMLP(num_classes=10, input_size=64, hidden_size=32, drop_rate=0.0)
+    evaluator = EvaluationPlugin(loggers=[live]) if live is not None else None
+    return Naive(model, torch.optim.SGD(model.parameters(), lr=0.1), train_mb_size=MB,
+                 train_epochs=epochs, evaluator=evaluator, device="cpu", eval_every=eval_every,
+                 plugins=plugins, seed=0)
+
+
+def n_iters(exp, epochs=1):
+    return -(-len(exp.dataset) // MB) * epochs
+
+
+def curves(live):
+    """{label: (xdata, ydata)} of the forgetting curves drawn on the logger's figure."""
+    return {ln.get_label(): (ln.get_xdata().tolist(), ln.get_ydata().tolist())
+            for ln in live.ax.lines if ln.get_label().startswith("exp")}
+
+
+def test_records_the_accuracy_matrix_at_each_evaluation(bench):
+    live = LivePlotLogger()
+    strategy = make_strategy(live)
+    for exp in bench.train_stream[:3]:
+        strategy.train(exp)
+        strategy.eval(bench.test_stream)
+    A = strategy.evaluator.accuracy_matrix  # (5, 5), rows 0..2 measured
+    ends = np.cumsum([n_iters(e) for e in bench.train_stream[:3]]).tolist()
+    assert live.boundaries == ends
+    for k in range(5):
+        assert live.history[k] == [(ends[t], pytest.approx(A[t, k])) for t in range(3)]
+    drawn = curves(live)
+    assert sorted(drawn) == [f"exp {k}" for k in range(5)]
+    for k in range(5):
+        assert drawn[f"exp {k}"] == ([x for x, _ in live.history[k]],
+                                     [a for _, a in live.history[k]])
+    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if not ln.get_label().startswith("exp")]
+    assert vlines == ends
+    # each train() and each top-level eval() ends with a redraw
+    assert live.redraws == 6
+
+
+def test_throttles_redraws_during_training_and_draws_the_last_state(bench):
+    live = LivePlotLogger(min_interval=100.0)  # at most one redraw per 100 s
+    strategy = make_strategy(live, epochs=3, eval_every=1)
+    strategy.train(bench.train_stream[0], eval_streams=[bench.test_stream])
+    # evaluations: one before training (init row), one after each of the 3 epochs
+    n = n_iters(bench.train_stream[0])
+    assert [x for x, _ in live.history[0]] == [0, n, 2 * n, 3 * n]
+    assert live.redraws == 2  # the first eval, then the final one at after_training
+    assert curves(live)["exp 0"][0] == [0, n, 2 * n, 3 * n]
+    init = strategy.evaluator.init_accuracy[0]
+    assert curves(live)["exp 0"][1][0] == pytest.approx(init)
+
+
+def test_redraw_due_waits_min_interval_and_five_drawing_times():
+    assert liveplot.redraw_due(0.2, 0.2, 0.0)
+    assert not liveplot.redraw_due(0.19, 0.2, 0.0)
+    assert not liveplot.redraw_due(0.4, 0.2, 0.1)  # drawing takes 0.1 s: wait 0.5 s
+    assert liveplot.redraw_due(0.5, 0.2, 0.1)
+    assert liveplot.redraw_due(0.06, 0.0, 0.01, max_share=0.2)
+
+
+def test_ignores_other_streams(bench):
+    live = LivePlotLogger()
+    strategy = make_strategy(live)
+    strategy.train(bench.train_stream[0])
+    strategy.eval(bench.train_stream[:1])
+    assert live.history == {}
+    strategy.eval(bench.test_stream[:2])
+    assert sorted(live.history) == [0, 1]
+
+
+def test_needs_an_evaluation_plugin(bench):
+    live = LivePlotLogger()
+    strategy = make_strategy(None, plugins=[live])
+    with pytest.raises(RuntimeError, match="not attached to an EvaluationPlugin: it reads"):
+        strategy.train(bench.train_stream[0])
+    with pytest.raises(RuntimeError, match=r"Pass it as evaluator=EvaluationPlugin\(loggers="):
+        strategy.eval(bench.test_stream[:1])
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="min_interval must be a number of seconds >= 0, got -1"):
+        LivePlotLogger(min_interval=-1)
+    with pytest.raises(TypeError, match="output must be an ipywidgets.Output or None, got int"):
+        FigureView(output=3)
+
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, obj):
+        self.updates.append(obj)
+
+
+def test_figure_view_uses_one_display_handle_in_a_kernel(monkeypatch):
+    import IPython.display
+
+    calls, handle = [], FakeHandle()
+
+    def fake_display(obj, display_id=False):
+        calls.append((obj, display_id))
+        return handle
+
+    monkeypatch.setattr(liveplot, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    live = LivePlotLogger()
+    live.history = {0: [(0, 0.5)]}
+    live.redraw()
+    live.redraw()
+    assert len(calls) == 1 and calls[0][1] is True  # displayed once, with a display id
+    assert len(handle.updates) == 1  # then updated in place
+    assert handle.updates[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figure_view_clears_an_output_widget(monkeypatch):
+    import IPython.display
+    import ipywidgets
+
+    out = ipywidgets.Output()
+    events = []
+    monkeypatch.setattr(liveplot, "in_kernel", lambda: True)
+    monkeypatch.setattr(out, "clear_output", lambda wait=False: events.append(("clear", wait)))
+    monkeypatch.setattr(IPython.display, "display", lambda obj: events.append(("show", obj)))
+    view = FigureView(out)
+    view.show(LivePlotLogger().figure)
+    assert [e[0] for e in events] == ["clear", "show"]
+    assert events[0][1] is True
+    assert view.shown == 1
+
+
+def test_outside_a_kernel_nothing_is_displayed(capsys):
+    assert not liveplot.in_kernel()
+    live = LivePlotLogger()
+    live.history = {0: [(0, 0.5)]}
+    live.redraw()
+    assert capsys.readouterr().out == ""
+    assert live.view.shown == 1
