@@ -13,8 +13,27 @@ from cltutor.benchmarks import (
 )
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.evaluation import EvaluationPlugin, default_evaluator
 from cltutor.loaders import BatchLoader
+from cltutor.loggers import BaseLogger, InteractiveLogger, TextLogger
+from cltutor.metrics import (
+    Metric,
+    accuracy_metrics,
+    average_accuracy,
+    average_forgetting,
+    average_forward_transfer,
+    backward_transfer,
+    bwt_metrics,
+    forgetting,
+    forgetting_metrics,
+    forward_transfer,
+    forward_transfer_metrics,
+    loss_metrics,
+    results_to_dataframe,
+    seen_average_accuracy,
+)
 from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.strategies import Clock, Naive
 from cltutor.vision import (
     DatasetNotFoundError,
     PermutedMNIST,

@@ -1,0 +1,181 @@
+"""One experiment, start to finish: the function behind the command line and the playground.
+
+``run_experiment`` builds a benchmark, a model and a strategy by name, runs
+seed 004's loop (train on each experience, then evaluate on the whole test
+stream) and returns the accuracy matrix with its summary metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from cltutor.benchmarks import get_benchmark
+from cltutor.data import Benchmark
+from cltutor.evaluation import EvaluationPlugin, InteractiveLogger, accuracy_metrics
+from cltutor.metrics import average_accuracy, average_forgetting, backward_transfer
+from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.strategies.base import Naive
+
+__all__ = ["STRATEGIES", "DEFAULT_LR", "ExperimentResult", "make_model", "make_strategy",
+           "run_experiment"]
+
+STRATEGIES = ("naive", "replay", "agem", "ar1")
+
+#: Learning rates that learn every SplitDigits experience in a few epochs.
+DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01}
+
+
+def make_model(benchmark: Benchmark, kind: str = "mlp") -> nn.Module:
+    """A fresh ``SimpleMLP`` or ``SimpleCNN`` sized for the benchmark's inputs."""
+    x = benchmark.train_stream[0].dataset.x  # (N, C, H, W)
+    if kind == "mlp":
+        return SimpleMLP(num_classes=benchmark.n_classes, input_size=int(np.prod(x.shape[1:])),
+                         hidden_size=256, drop_rate=0.0)
+    if kind == "cnn":
+        return SimpleCNN(num_classes=benchmark.n_classes, in_channels=int(x.shape[1]))
+    raise ValueError(f"model must be 'mlp' or 'cnn', got {kind!r}.")
+
+
+def make_strategy(
+    name: str,
+    model: nn.Module | None,
+    benchmark: Benchmark,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    device: str = "auto",
+    seed: int | None = None,
+    evaluator: EvaluationPlugin | None = None,
+    **options: Any,
+) -> Naive:
+    """A strategy by name: ``"naive"``, ``"replay"``, ``"agem"`` or ``"ar1"``.
+
+    ``options`` are the strategy's own parameters (``mem_size``,
+    ``storage_policy``, ``groupby``, ``selection`` for replay;
+    ``patterns_per_experience``, ``sample_size`` for A-GEM; AR1's parameters).
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+    common = dict(train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=256,
+                  device=device, evaluator=evaluator, seed=seed)
+    if name == "ar1":
+        from cltutor.strategies.ar1 import AR1
+
+        return AR1(model=model, num_classes=benchmark.n_classes, lr=lr, **common, **options)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    if name == "naive":
+        if options:
+            raise ValueError(f"naive takes no strategy options, got {sorted(options)}.")
+        return Naive(model, optimizer, **common)
+    if name == "replay":
+        from cltutor.buffers import make_storage_policy
+        from cltutor.strategies.replay import Replay
+
+        mem_size = options.pop("mem_size", 200)
+        policy = make_storage_policy(options.pop("storage_policy", "experience"), mem_size,
+                                     model=model, seed=seed, **options)
+        return Replay(model, optimizer, mem_size=mem_size, storage_policy=policy, **common)
+    from cltutor.strategies.agem import AGEM
+
+    return AGEM(model, optimizer, **options, **common)
+
+
+@dataclass
+class ExperimentResult:
+    """What one run produced: the accuracy matrix and how it was obtained.
+
+    ``accuracy_matrix[t, k]`` is the test accuracy on experience ``k`` after
+    training on experience ``t``.
+    """
+
+    strategy: str
+    benchmark: str
+    accuracy_matrix: np.ndarray
+    seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, float]:
+        A = self.accuracy_matrix
+        return {
+            "average_accuracy": float(average_accuracy(A)),
+            "average_forgetting": float(average_forgetting(A)),
+            "bwt": float(backward_transfer(A)),
+        }
+
+    def matrix_frame(self) -> pd.DataFrame:
+        """The accuracy matrix as a table: rows 'after exp t', columns 'exp k'."""
+        n_rows, n_cols = self.accuracy_matrix.shape
+        return pd.DataFrame(
+            self.accuracy_matrix,
+            index=[f"after exp {t}" for t in range(n_rows)],
+            columns=[f"exp {k}" for k in range(n_cols)],
+        )
+
+    def summary_frame(self) -> pd.DataFrame:
+        row = {"strategy": self.strategy, "benchmark": self.benchmark, **self.summary,
+               "seconds": self.seconds}
+        return pd.DataFrame([row])
+
+    def report(self) -> str:
+        """The matrix and the summary as plain-text tables."""
+        matrix = self.matrix_frame().to_string(float_format=lambda v: f"{v:.3f}")
+        summary = "\n".join(f"{k:>20}: {v:+.3f}" if k != "average_accuracy" else f"{k:>20}: {v:.3f}"
+                            for k, v in self.summary.items())
+        head = f"{self.strategy} on {self.benchmark} ({self.seconds:.1f} s)"
+        return f"{head}\n\naccuracy matrix (row: after training on, column: tested on)\n" \
+               f"{matrix}\n\nsummary\n{summary}"
+
+
+def run_experiment(
+    benchmark: str | Benchmark = "split-digits",
+    strategy: str = "naive",
+    *,
+    n_experiences: int = 5,
+    model: str | nn.Module = "mlp",
+    epochs: int = 3,
+    lr: float | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    loggers: Sequence[Any] = (),
+    **options: Any,
+) -> ExperimentResult:
+    """Train ``strategy`` on each experience of ``benchmark``, evaluating after each one.
+
+    Examples
+    --------
+    >>> result = run_experiment("split-digits", "naive", epochs=1, progress=False)
+    >>> result.accuracy_matrix.shape
+    (5, 5)
+    """
+    torch.manual_seed(seed)  # the model's initial weights
+    bm = get_benchmark(benchmark, n_experiences=n_experiences, seed=seed) \
+        if isinstance(benchmark, str) else benchmark
+    if isinstance(model, str):
+        model = None if strategy == "ar1" else make_model(bm, model)
+    all_loggers = [*loggers, *([InteractiveLogger()] if progress else [])]
+    evaluator = EvaluationPlugin(accuracy_metrics(experience=True, stream=True),
+                                 loggers=all_loggers)
+    cl = make_strategy(strategy, model, bm, lr=lr if lr is not None else DEFAULT_LR[strategy],
+                       epochs=epochs, batch_size=batch_size, device=device, seed=seed,
+                       evaluator=evaluator, **options)
+    start = time.perf_counter()
+    for exp in bm.train_stream:
+        cl.train(exp)
+        cl.eval(bm.test_stream)
+    seconds = time.perf_counter() - start
+    config = dict(n_experiences=n_experiences, epochs=epochs, lr=lr, batch_size=batch_size,
+                  seed=seed, device=str(cl.device), **options)
+    name = benchmark if isinstance(benchmark, str) else getattr(bm, "name", "benchmark")
+    return ExperimentResult(strategy, name, evaluator.accuracy_matrix, seconds, config)
