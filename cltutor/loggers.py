@@ -1,0 +1,228 @@
+"""Loggers: where the values an :class:`~cltutor.evaluation.EvaluationPlugin` emits go.
+
+A logger is a plugin that the evaluation plugin owns. It gets
+:meth:`BaseLogger.log_metrics` each time metric values are emitted, then the
+strategy callbacks it overrides, always after the metrics of that callback are
+up to date. So a live plot is just another logger: override ``after_eval`` and
+redraw ``self.accuracy_matrix``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cltutor.callbacks import SupervisedPlugin
+
+__all__ = ["BaseLogger", "TextLogger", "InteractiveLogger"]
+
+
+class BaseLogger(SupervisedPlugin):
+    """Base class of loggers: override :meth:`log_metrics` and any callbacks.
+
+    Attributes
+    ----------
+    evaluator : EvaluationPlugin or None
+        The evaluation plugin this logger was given to (set by it).
+
+    Examples
+    --------
+    >>> from cltutor.evaluation import EvaluationPlugin, accuracy_metrics
+    >>> class Recorder(BaseLogger):
+    ...     def __init__(self):
+    ...         self.seen = []
+    ...     def log_metrics(self, strategy, metrics):
+    ...         self.seen.extend(metrics)
+    >>> recorder = Recorder()
+    >>> evaluator = EvaluationPlugin(accuracy_metrics(stream=True), loggers=[recorder])
+    >>> recorder.evaluator is evaluator, recorder.accuracy_matrix.shape
+    (True, (0, 0))
+
+    Notebook ``08_playground.ipynb`` plots forgetting curves live from a logger.
+    """
+
+    evaluator: Any = None
+
+    def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
+        """Called with ``{name: value}`` whenever the evaluator emits values."""
+
+    @property
+    def accuracy_matrix(self) -> np.ndarray:
+        """The evaluator's accuracy matrix so far (see ``EvaluationPlugin.accuracy_matrix``)."""
+        if self.evaluator is None:
+            raise RuntimeError(
+                f"this {type(self).__name__} is not attached to an EvaluationPlugin yet; pass "
+                "it as EvaluationPlugin(..., loggers=[logger]) first."
+            )
+        return self.evaluator.accuracy_matrix
+
+
+class TextLogger(BaseLogger):
+    """Writes every emitted metric as a plain ``name = value`` line.
+
+    Values are collected and written at the end of each epoch, training
+    experience, eval experience and eval stream, so minibatch metrics show
+    their last value instead of flooding the output.
+
+    Parameters
+    ----------
+    file : file object, optional
+        Where to write; None (default) means ``sys.stdout`` at the time of
+        writing, so notebooks and pytest capture it.
+
+    Examples
+    --------
+    >>> import io
+    >>> logger = TextLogger(io.StringIO())
+    >>> logger.log_metrics(None, {"Top1_Acc_Stream/eval_phase/test_stream/Task000": 0.5})
+    >>> logger.after_eval(None)
+    >>> logger.file.getvalue()
+    'Top1_Acc_Stream/eval_phase/test_stream/Task000 = 0.5000\\n'
+
+    Notebook ``01_quickstart.ipynb`` shows the metrics it prints.
+    """
+
+    def __init__(self, file: TextIO | None = None) -> None:
+        self.file = file
+        self._pending: dict[str, float] = {}
+
+    def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
+        self._pending.update(metrics)
+
+    def _format(self, metrics: dict[str, float]) -> list[str]:
+        return [f"{name} = {value:.4f}" for name, value in metrics.items()]
+
+    def _write(self, line: str) -> None:
+        print(line, file=self.file if self.file is not None else sys.stdout)
+
+    def flush(self, prefix: str = "") -> None:
+        """Write the values collected since the last flush, each line after ``prefix``."""
+        pending, self._pending = self._pending, {}
+        for line in self._format(pending):
+            self._write(prefix + line)
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+    def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+    def after_eval(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+
+class _Progress:
+    """A tqdm bar refreshed in chunks of about ``interval`` seconds, not every step."""
+
+    __slots__ = ("bar", "done", "next", "start", "interval")
+
+    def __init__(self, total: int | None, desc: str, file: TextIO | None, interval: float):
+        self.bar = tqdm(total=total, desc=desc, leave=False, file=file, mininterval=interval)
+        self.done, self.next, self.interval = 0, 1, interval
+        self.start = time.perf_counter()
+
+    def refresh(self) -> None:
+        self.bar.update(self.done - self.bar.n)
+        rate = self.done / max(time.perf_counter() - self.start, 1e-6)  # steps per second
+        self.next = self.done + max(1, int(rate * self.interval))
+
+    def close(self) -> None:
+        self.bar.update(self.done - self.bar.n)
+        self.bar.close()
+
+
+def _n_batches(strategy: Any) -> int | None:
+    try:
+        return len(strategy.dataloader)
+    except (AttributeError, TypeError):  # no loader, or one without a length
+        return None
+
+
+class InteractiveLogger(TextLogger):
+    """Progress bars (``tqdm.auto``: widgets in Jupyter) and a compact line per result.
+
+    One bar per training epoch and per evaluated experience; the metrics of
+    each scope print on one line, e.g.
+    ``eval_phase/test_stream/Task000/Exp001  Top1_Acc_Exp 0.9500  Loss_Exp 0.1700``
+    (training lines start with the epoch, ``epoch 2/3  train_phase/...``).
+
+    Parameters
+    ----------
+    file : file object, optional
+        Where bars and lines go; None: bars to ``sys.stderr``, lines to ``sys.stdout``.
+    mininterval : float, default 0.1
+        Seconds between two bar refreshes.
+
+    Examples
+    --------
+    >>> from cltutor.evaluation import EvaluationPlugin, accuracy_metrics
+    >>> evaluator = EvaluationPlugin(accuracy_metrics(epoch=True),
+    ...                              loggers=[InteractiveLogger()])
+
+    Notebook ``01_quickstart.ipynb`` trains with it (it is in ``default_evaluator()``).
+    """
+
+    def __init__(self, file: TextIO | None = None, mininterval: float = 0.1) -> None:
+        super().__init__(file)
+        if not isinstance(mininterval, (int, float)) or mininterval < 0:
+            raise ValueError(
+                f"mininterval must be a number of seconds >= 0, got {mininterval!r}. "
+                "Try mininterval=0.1."
+            )
+        self.mininterval = float(mininterval)
+        self._train_bar: _Progress | None = None
+        self._eval_bar: _Progress | None = None
+
+    def _format(self, metrics: dict[str, float]) -> list[str]:
+        groups: dict[str, list[str]] = {}
+        for name, value in metrics.items():
+            head, _, scope = name.partition("/")
+            groups.setdefault(scope, []).append(f"{head} {value:.4f}")
+        return [f"{scope}  " + "  ".join(items) for scope, items in groups.items()]
+
+    def _write(self, line: str) -> None:
+        tqdm.write(line, file=self.file)  # clears and redraws any open bar around the line
+
+    def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        exp = strategy.experience.current_experience
+        epoch = getattr(getattr(strategy, "clock", None), "train_exp_epochs", 0) + 1
+        desc = f"train exp {exp} epoch {epoch}/{getattr(strategy, 'train_epochs', '?')}"
+        self._train_bar = _Progress(_n_batches(strategy), desc, self.file, self.mininterval)
+
+    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        bar = self._train_bar
+        bar.done += 1
+        if bar.done >= bar.next:
+            bar.refresh()
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        if self._train_bar is not None:
+            self._train_bar.close()
+            self._train_bar = None
+        epoch = getattr(getattr(strategy, "clock", None), "train_exp_epochs", 0) + 1
+        self.flush(f"epoch {epoch}/{getattr(strategy, 'train_epochs', '?')}  ")
+
+    def before_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
+        exp = strategy.experience
+        stream = getattr(getattr(exp, "origin_stream", None), "name", "eval")
+        desc = f"eval {stream} exp {exp.current_experience}"
+        self._eval_bar = _Progress(_n_batches(strategy), desc, self.file, self.mininterval)
+
+    def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        bar = self._eval_bar
+        bar.done += 1
+        if bar.done >= bar.next:
+            bar.refresh()
+
+    def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
+        if self._eval_bar is not None:
+            self._eval_bar.close()
+            self._eval_bar = None
+        self.flush()
