@@ -25,17 +25,25 @@ __all__ = ["mnist_sized_benchmark", "median_time"]
 NOISE_STD = 0.1
 
 
-def _mnist_sized(ds: ClassificationDataset, n: int, gen: torch.Generator) -> ClassificationDataset:
-    """Upsample ``ds`` to 28x28, repeat it to ``n`` rows and add noise."""
-    big = F.interpolate(ds.x, size=(28, 28), mode="bilinear", align_corners=False)  # (M,1,28,28)
-    rows = torch.arange(n) % len(ds)  # cycle through the originals
-    x = big.index_select(0, rows)  # (n, 1, 28, 28)
-    x.add_(torch.empty_like(x).normal_(0.0, NOISE_STD, generator=gen)).clamp_(0.0, 1.0)
-    return ClassificationDataset(x, ds.y.index_select(0, rows))
+def _row_dataset(ds: ClassificationDataset, n: int) -> ClassificationDataset:
+    """``n`` rows cycling through ``ds``; x holds only each row's source index (n,)."""
+    rows = torch.arange(n) % len(ds)
+    return ClassificationDataset(rows, ds.y.index_select(0, rows))
+
+
+def _materialise(exp_ds: ClassificationDataset, big: Tensor, gen: torch.Generator) -> None:
+    """Replace the source indices of one experience by noisy 28x28 images, in place."""
+    x = big.index_select(0, exp_ds.x)  # (n, 1, 28, 28), the only copy made
+    for chunk in x.split(8192):  # noise a chunk at a time: no second full-size buffer
+        chunk.add_(torch.randn(chunk.shape, generator=gen), alpha=NOISE_STD).clamp_(0.0, 1.0)
+    exp_ds.x = x
 
 
 def mnist_sized_benchmark(n_train: int = 60000, seed: int = 0, n_test: int = 10000) -> Benchmark:
     """An MNIST-sized, 5-experience class-incremental stream from the bundled digits.
+
+    The class split runs on row indices first, so each experience's images are
+    gathered and noised exactly once (about 0.2 GB for 60,000 float32 images).
 
     Parameters
     ----------
@@ -49,13 +57,15 @@ def mnist_sized_benchmark(n_train: int = 60000, seed: int = 0, n_test: int = 100
             raise ValueError(f"{name} must be an int >= 10, got {value!r}. Try {name}=60000.")
     gen = torch.Generator().manual_seed(seed)
     train_ds, test_ds = digits_train_test(seed)
-    return class_incremental_benchmark(
-        _mnist_sized(train_ds, n_train, gen),
-        _mnist_sized(test_ds, n_test, gen),
-        5,
-        seed=seed,
+    bm = class_incremental_benchmark(
+        _row_dataset(train_ds, n_train), _row_dataset(test_ds, n_test), 5, seed=seed,
         name="MNISTSizedDigits",
-    )
+    )  # fmt: skip
+    for stream, ds in ((bm.train_stream, train_ds), (bm.test_stream, test_ds)):
+        big = F.interpolate(ds.x, size=(28, 28), mode="bilinear", align_corners=False)
+        for exp in stream:
+            _materialise(exp.dataset, big, gen)
+    return bm
 
 
 def median_time(fn, repeats: int = 3) -> tuple[float, list[float]]:

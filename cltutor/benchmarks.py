@@ -119,32 +119,24 @@ def _class_order(classes: Tensor, fixed_class_order, seed: int | None) -> Tensor
     return order.long()
 
 
-def _split_rows(
-    ds: ClassificationDataset, exp_of_row: Tensor, y: Tensor, n_exp: int, task_ids: bool
-) -> list[ClassificationDataset]:
-    """Group the rows of ``ds`` by experience with one gather per tensor.
-
-    ``exp_of_row`` (N,) gives each row's experience and ``y`` (N,) its (maybe
-    relabelled) class. Rows keep their relative order inside an experience; each
-    experience's tensors are contiguous slices of the gathered block.
-    """
-    rows = torch.argsort(exp_of_row, stable=True)  # (N,) grouped by experience
-    counts = torch.bincount(exp_of_row, minlength=n_exp).tolist()
-    xs = ds.x.index_select(0, rows).split(counts)
-    ys = y.index_select(0, rows).split(counts)
-    ts = exp_of_row.index_select(0, rows).split(counts) if task_ids else [0] * n_exp
-    parts = zip(xs, ys, ts, strict=True)
-    return [ClassificationDataset(x, y, t, ds.transform) for x, y, t in parts]
-
-
 def _class_split(
     ds: ClassificationDataset, order: Tensor, per_exp: int, task_ids: bool, relabel: bool
 ) -> list[ClassificationDataset]:
+    """Group the rows of ``ds`` by experience with one gather per tensor.
+
+    Rows keep their relative order inside an experience; each experience's
+    tensors are contiguous slices of the one gathered block.
+    """
     sorted_classes, pos = order.sort()  # pos[i]: rank in the order of the i-th smallest class
-    y = ds.y
-    rank = pos.to(y.device)[torch.searchsorted(sorted_classes.to(y.device), y)]  # (N,)
-    n_exp = len(order) // per_exp
-    return _split_rows(ds, rank // per_exp, rank % per_exp if relabel else y, n_exp, task_ids)
+    rank = pos.to(ds.device)[torch.searchsorted(sorted_classes.to(ds.device), ds.y)]  # (N,)
+    exp_of_row, n_exp = rank // per_exp, len(order) // per_exp  # (N,)
+    rows = torch.argsort(exp_of_row, stable=True)  # (N,) grouped by experience
+    counts = torch.bincount(exp_of_row, minlength=n_exp).tolist()
+    xs = ds.x.index_select(0, rows).split(counts)
+    ys = (rank % per_exp if relabel else ds.y).index_select(0, rows).split(counts)
+    ts = exp_of_row.index_select(0, rows).split(counts) if task_ids else [0] * n_exp
+    parts = zip(xs, ys, ts, strict=True)
+    return [ClassificationDataset(x, y, t, ds.transform) for x, y, t in parts]
 
 
 def class_incremental_benchmark(

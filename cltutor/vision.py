@@ -136,15 +136,16 @@ class RandomCropFlip(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        p = self.padding
+        p, dev = self.padding, x.device
         padded = F.pad(x, (p, p, p, p)).flatten(2)  # (B, C, (H+2p)*(W+2p))
-        offsets = torch.randint(0, 2 * p + 1, (2, b, 1), generator=self._generator)
-        rows = offsets[0] + torch.arange(h)  # (B, H) rows of the padded image
-        cols = offsets[1] + torch.arange(w)  # (B, W)
+        # draws on the CPU generator (reproducible), then only (B,)-sized tensors move
+        offsets = torch.randint(0, 2 * p + 1, (2, b, 1), generator=self._generator).to(dev)
+        rows = offsets[0] + torch.arange(h, device=dev)  # (B, H) rows of the padded image
+        cols = offsets[1] + torch.arange(w, device=dev)  # (B, W)
         if self.flip:
-            flipped = torch.rand(b, 1, generator=self._generator) < 0.5
+            flipped = (torch.rand(b, 1, generator=self._generator) < 0.5).to(dev)
             cols = torch.where(flipped, cols.flip(1), cols)
-        index = (rows[:, :, None] * (w + 2 * p) + cols[:, None, :]).to(x.device)  # (B, H, W)
+        index = rows[:, :, None] * (w + 2 * p) + cols[:, None, :]  # (B, H, W)
         index = index.view(b, 1, h * w).expand(b, c, h * w)  # same pixels for every channel
         return padded.gather(2, index).view(b, c, h, w)
 

@@ -287,3 +287,36 @@ def test_domain_incremental_errors():
         ValueError, match=r"benchmark must be one of \[.*'split-digits'.*got 'mnist'"
     ):
         get_benchmark("mnist")
+
+
+# -- the MNIST-sized stream of the throughput scripts ---------------------------------
+def _common():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
+    spec = importlib.util.spec_from_file_location("bench_common", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mnist_sized_benchmark_small():
+    common = _common()
+    bm = common.mnist_sized_benchmark(n_train=300, n_test=50, seed=1)
+    assert bm.n_experiences == 5 and bm.classes_order == SplitDigits(seed=1).classes_order
+    x = _all_x(bm.train_stream)
+    assert x.shape == (300, 1, 28, 28) and x.dtype == torch.float32
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert len(_all_x(bm.test_stream)) == 50
+    # each row is its source digit, upsampled, plus noise of std 0.1 (clamped to [0, 1])
+    train, _ = digits_train_test(seed=1)
+    up = torch.nn.functional.interpolate(train.x, size=(28, 28), mode="bilinear")
+    exp = bm.train_stream[0]
+    src = up[torch.isin(train.y, torch.tensor(exp.classes_in_this_experience))]
+    first = exp.dataset.x[0]
+    err = (first[None] - src).flatten(1).pow(2).mean(1).sqrt()  # RMS distance to each source
+    assert 0.03 < float(err.min()) < 0.12
+    assert _same_stream(bm, common.mnist_sized_benchmark(n_train=300, n_test=50, seed=1))
+    with pytest.raises(ValueError, match=r"n_train must be an int >= 10, got 5"):
+        common.mnist_sized_benchmark(n_train=5)
