@@ -1,0 +1,497 @@
+"""Replay buffers (storage policies): which past samples a learner keeps.
+
+A buffer is a set of *groups* (one for a reservoir; one per experience, class or
+task for the balanced buffers), each with a quota of slots. Every stored row
+carries its group and a *priority*; an update keeps, in each group, the rows of
+highest priority among the stored rows and the new ones (see
+:mod:`cltutor.selection`). Reservoir sampling draws a random priority once per
+sample; a :class:`ParametricBuffer` asks its selection strategy for a ranking.
+
+Storage is ``max_size`` preallocated rows on the data's device (the strategy's
+device inside a strategy): an update is a handful of tensor operations, never a
+tree of dataset views. Quotas are deterministic: groups in ascending key order,
+which is arrival order for experiences and ascending ids for classes and tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cltutor.data import ClassificationDataset
+from cltutor.loaders import make_generator
+from cltutor.selection import ExemplarsSelectionStrategy, make_selection_strategy
+from cltutor.slots import SlotStorage, group_quotas, keep_top_per_group
+
+__all__ = [
+    "ExemplarsBuffer",
+    "ReservoirSamplingBuffer",
+    "BufferGroup",
+    "BalancedExemplarsBuffer",
+    "ExperienceBalancedBuffer",
+    "ClassBalancedBuffer",
+    "ParametricBuffer",
+    "make_storage_policy",
+]
+
+def _check_size(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"{name} must be a positive int, got {value!r}. Use {name}=200 for a small memory."
+        )
+
+
+def _experience_data(strategy: Any) -> ClassificationDataset:
+    """``strategy.experience.dataset``, moved to ``strategy.device`` when it has one."""
+    experience = getattr(strategy, "experience", None)
+    if not hasattr(experience, "dataset"):
+        raise TypeError(
+            "update(strategy) reads strategy.experience.dataset; pass a strategy or "
+            "SimpleNamespace(experience=exp)."
+        )
+    data = experience.dataset
+    if not isinstance(data, ClassificationDataset):
+        raise TypeError(
+            f"buffers store ClassificationDataset rows, got {type(data).__name__}. Wrap the "
+            f"tensors: ClassificationDataset(x, y, t)."
+        )
+    device = getattr(strategy, "device", None)
+    return data.to(device) if device is not None else data
+
+
+class ExemplarsBuffer:
+    """Base class of the buffers: ``max_size``, ``buffer``, ``update``, ``resize``.
+
+    Every new row gets a group (:meth:`_group_keys`; one group here) and a
+    priority (:meth:`_new_priorities`); each group keeps its quota of highest
+    priorities. ``buf(strategy)`` is ``buf.update(strategy)`` (seed 000's form).
+
+    Parameters
+    ----------
+    max_size : int
+        Most rows the buffer ever holds.
+    seed : int, optional
+        Seeds the random choices; None uses torch's global generator.
+    """
+
+    def __init__(self, max_size: int, seed: int | None = None) -> None:
+        _check_size("max_size", max_size)
+        self.max_size = max_size
+        self.seed = seed
+        self._generator = make_generator(seed)
+        self._storage = SlotStorage(max_size)
+        self._keys: list[int] = []  # every group seen, ascending
+        self._n_updates = 0  # update calls so far
+        self._cache: ClassificationDataset | None = None
+
+    @property
+    def buffer(self) -> ClassificationDataset:
+        """The stored rows as one dataset (a snapshot, cached until the next change)."""
+        if self._cache is None:
+            self._cache = self._storage.view()
+        return self._cache
+
+    def __len__(self) -> int:
+        return self._storage.n
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_size={self.max_size}, stored={len(self)})"
+
+    def update(self, strategy: Any, **kwargs: Any) -> None:
+        """Add the rows of ``strategy.experience.dataset`` (the only state it reads)."""
+        data = _experience_data(strategy)
+        self._storage.check(data)
+        group = self._group_keys(data)  # (N,)
+        self._register(group)
+        self._keep(strategy, data, group, self._new_priorities(data))
+        self._n_updates += 1
+
+    __call__ = update
+
+    def resize(self, strategy: Any, new_size: int) -> None:
+        """Change ``max_size``; groups shrink to their new quotas, keeping their best rows."""
+        _check_size("new_size", new_size)
+        self.max_size = new_size
+        if new_size > self._storage.capacity:
+            self._storage.resize(new_size)
+        self._keep(strategy, None, None, None)
+        if new_size < self._storage.capacity:
+            self._storage.resize(new_size)
+
+    def get_group_lengths(self, num_groups: int) -> list[int]:
+        """Quota of each of ``num_groups`` groups, in order."""
+        return group_quotas(self.max_size, num_groups)
+
+    # -- hooks -------------------------------------------------------------------
+    def _group_keys(self, data: ClassificationDataset) -> Tensor:
+        return torch.zeros(len(data), dtype=torch.long)
+
+    def _register(self, group: Tensor) -> None:
+        present = torch.bincount(group).nonzero().flatten() if len(group) else group
+        self._keys = sorted(set(self._keys) | set(present.tolist()))  # keys are >= 0
+
+    def _new_priorities(self, data: ClassificationDataset) -> Tensor:
+        """Uniform random keys ``(N,)`` (reservoir sampling), drawn on the CPU."""
+        return torch.rand(len(data), generator=self._generator, dtype=torch.float64)
+
+    def _rerank(self, strategy: Any, data: ClassificationDataset, group: Tensor,
+                priority: Tensor) -> Tensor:
+        return priority  # ParametricBuffer re-ranks its groups here
+
+    def _keep(self, strategy: Any, data: ClassificationDataset | None, group: Tensor | None,
+              priority: Tensor | None) -> None:
+        """Keep each group's top rows among the stored rows and ``data`` (None: resize)."""
+        st = self._storage
+        if st.x is None and (data is None or len(data) == 0):
+            return
+        if st.x is None:
+            st.allocate(data)
+        if data is None:
+            data = ClassificationDataset(st.x[:0], st.y[:0], st.t[:0], st.transform)
+            group, priority = st.group[:0], st.priority[:0]
+        group, priority = group.to(st.x.device), priority.to(st.x.device)
+        priority = self._rerank(strategy, data, group, priority)
+        n, keys = st.n, torch.tensor(self._keys, dtype=torch.long, device=st.x.device)
+        quotas = torch.tensor(self.get_group_lengths(len(keys)), device=st.x.device)
+        all_group = torch.cat([st.group[:n], group])  # (n + N,), stored rows first
+        all_priority = torch.cat([st.priority[:n], priority])
+        keep = keep_top_per_group(torch.searchsorted(keys, all_group), all_priority, quotas)
+        rows = keep[n:].nonzero().flatten()  # (r,) new rows that enter
+        at = rows.to(data.device)
+        st.rewrite(keep[:n], {
+            "x": data.x.index_select(0, at),  # raw inputs: the transform applies on reads
+            "y": data.y.index_select(0, at),
+            "t": data.t.index_select(0, at),
+            "group": group.index_select(0, rows),
+            "priority": priority.index_select(0, rows),
+        })
+        self._cache = None
+
+
+class ReservoirSamplingBuffer(ExemplarsBuffer):
+    """A uniform random subset of everything seen so far (reservoir sampling).
+
+    Each sample gets a random key once, when it arrives; the buffer keeps the
+    ``max_size`` largest keys: a uniform random subset of all the data seen.
+
+    Parameters
+    ----------
+    max_size : int
+    seed : int, optional
+        Seeds the keys; None uses torch's global generator.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cltutor import SplitDigits
+    >>> buf = ReservoirSamplingBuffer(max_size=30, seed=0)
+    >>> for exp in SplitDigits(n_experiences=5, seed=0).train_stream:
+    ...     buf.update(SimpleNamespace(experience=exp))
+    >>> len(buf.buffer), len(buf.buffer.classes) > 5
+    (30, True)
+
+    Notebook ``03_buffers.ipynb`` fills one experience by experience.
+    """
+
+    def get_group_lengths(self, num_groups: int) -> list[int]:
+        return [self.max_size] * num_groups  # one group
+
+
+@dataclass(frozen=True)
+class BufferGroup:
+    """One group of a balanced buffer: its quota and its rows (a read-only view)."""
+
+    max_size: int
+    buffer: ClassificationDataset
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+
+class BalancedExemplarsBuffer(ExemplarsBuffer):
+    """A buffer split into groups with equal quotas.
+
+    Parameters
+    ----------
+    max_size : int
+    adaptive_size : bool, default True
+        True: divide ``max_size`` over the groups seen so far, the remainder one
+        slot each to the first groups. False: ``max_size // total_num_groups`` per
+        group from the start (the remainder stays unused, as in Avalanche).
+    total_num_groups : int, optional
+        Required when ``adaptive_size=False``.
+    seed : int, optional
+
+    Attributes
+    ----------
+    buffer_groups : dict[int, BufferGroup]
+        Group key -> its quota and rows, keys ascending.
+    ext_mem : dict[int, ClassificationDataset]
+        Group key -> its rows (the view of seed 000).
+    """
+
+    _total_name = "total_num_groups"
+
+    def __init__(self, max_size: int, adaptive_size: bool = True,
+                 total_num_groups: int | None = None, seed: int | None = None) -> None:
+        super().__init__(max_size, seed=seed)
+        name = self._total_name
+        if not isinstance(adaptive_size, bool):
+            raise TypeError(f"adaptive_size must be True or False, got {adaptive_size!r}.")
+        if adaptive_size and total_num_groups is not None:
+            raise ValueError(
+                f"{name}={total_num_groups!r} only applies with adaptive_size=False; drop "
+                f"{name} or set adaptive_size=False."
+            )
+        bad = not isinstance(total_num_groups, int) or total_num_groups <= 0
+        if not adaptive_size and bad:
+            raise ValueError(
+                f"adaptive_size=False needs {name} as a positive int, got "
+                f"{total_num_groups!r}. E.g. {name}=5, or use adaptive_size=True."
+            )
+        self.adaptive_size = adaptive_size
+        self.total_num_groups = total_num_groups
+
+    def get_group_lengths(self, num_groups: int) -> list[int]:
+        total = None if self.adaptive_size else self.total_num_groups
+        return group_quotas(self.max_size, num_groups, total)
+
+    def _register(self, group: Tensor) -> None:
+        before = self._keys
+        super()._register(group)
+        if not self.adaptive_size and len(self._keys) > self.total_num_groups:
+            seen, self._keys = len(self._keys), before
+            raise ValueError(
+                f"{type(self).__name__} has {self._total_name}={self.total_num_groups} but "
+                f"the data brings group {seen}; raise {self._total_name} or use "
+                f"adaptive_size=True."
+            )
+
+    @property
+    def buffer_groups(self) -> dict[int, BufferGroup]:
+        """Group key -> :class:`BufferGroup` (its quota and rows), keys ascending."""
+        data, st = self.buffer, self._storage
+        quotas = self.get_group_lengths(len(self._keys))
+        return {key: BufferGroup(quota, data.subset(st.group[: st.n] == key))
+                for key, quota in zip(self._keys, quotas, strict=True)}
+
+    @property
+    def ext_mem(self) -> dict[int, ClassificationDataset]:
+        """Group key -> its rows, the ``ext_mem`` dict of seed 000's storage policies."""
+        return {key: group.buffer for key, group in self.buffer_groups.items()}
+
+
+class ExperienceBalancedBuffer(BalancedExemplarsBuffer):
+    """Equal room for every experience; each experience keeps a random subset.
+
+    Groups are keyed 0, 1, 2, ... in the order the buffer receives experiences,
+    and the oldest get the remainder: 10 slots over 3 experiences is 4, 3, 3.
+    An experience smaller than its quota leaves its spare slots empty.
+
+    Parameters
+    ----------
+    max_size : int
+    adaptive_size : bool, default True
+        True: divide over the experiences seen so far (the first one may fill
+        the whole buffer). False: divide by ``num_experiences`` from the start.
+    num_experiences : int, optional
+        Required when ``adaptive_size=False``.
+    seed : int, optional
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cltutor import SplitDigits
+    >>> buf = ExperienceBalancedBuffer(max_size=10, seed=0)
+    >>> for exp in SplitDigits(n_experiences=5, seed=0).train_stream[:3]:
+    ...     buf.update(SimpleNamespace(experience=exp))
+    >>> {k: len(g) for k, g in buf.buffer_groups.items()}
+    {0: 4, 1: 3, 2: 3}
+
+    Notebook ``03_buffers.ipynb`` plots its class composition after each experience.
+    """
+
+    _total_name = "num_experiences"
+
+    def __init__(self, max_size: int, adaptive_size: bool = True,
+                 num_experiences: int | None = None, seed: int | None = None) -> None:
+        super().__init__(max_size, adaptive_size, num_experiences, seed=seed)
+        self.num_experiences = num_experiences
+
+    def _group_keys(self, data: ClassificationDataset) -> Tensor:
+        return torch.full((len(data),), self._n_updates, dtype=torch.long)
+
+    def _register(self, group: Tensor) -> None:
+        super()._register(torch.tensor([self._n_updates]))  # a group even if empty
+
+
+class ClassBalancedBuffer(BalancedExemplarsBuffer):
+    """Equal room for every class; each class keeps a random subset of its samples.
+
+    The remainder goes to the smallest class ids. A class seen again keeps a
+    uniform random subset of all its samples so far.
+
+    Parameters
+    ----------
+    max_size : int
+    adaptive_size : bool, default True
+        True: divide over the classes seen so far. False: by ``total_num_classes``.
+    total_num_classes : int, optional
+        Required when ``adaptive_size=False``.
+    seed : int, optional
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cltutor import SplitDigits
+    >>> buf = ClassBalancedBuffer(max_size=10, seed=0)
+    >>> buf.update(SimpleNamespace(experience=SplitDigits(n_experiences=5).train_stream[0]))
+    >>> [len(g) for g in buf.buffer_groups.values()]
+    [5, 5]
+
+    Notebook ``03_buffers.ipynb`` compares it with ExperienceBalancedBuffer.
+    """
+
+    _total_name = "total_num_classes"
+
+    def __init__(self, max_size: int, adaptive_size: bool = True,
+                 total_num_classes: int | None = None, seed: int | None = None) -> None:
+        super().__init__(max_size, adaptive_size, total_num_classes, seed=seed)
+        self.total_num_classes = total_num_classes
+
+    def _group_keys(self, data: ClassificationDataset) -> Tensor:
+        return data.targets
+
+
+class ParametricBuffer(BalancedExemplarsBuffer):
+    """Groups by ``groupby``, each ranked by a selection strategy (random by default).
+
+    Parameters
+    ----------
+    max_size : int
+    groupby : {None, "class", "task", "experience"}
+        None: one group. "experience": one group per ``update`` call, keyed 0, 1,
+        2, ... (a counter of its own, so the buffer works standalone; Avalanche
+        reads ``strategy.clock`` and starts at 1).
+    selection_strategy : ExemplarsSelectionStrategy, optional
+        Default ``RandomExemplarsSelectionStrategy(seed)``.
+    seed : int, optional
+
+    Notes
+    -----
+    When a group gains rows or must shrink, the strategy ranks the group's
+    stored rows then its new rows, once, and only up to the quota (so herding
+    stops there). Groups that neither gain nor shrink are left alone.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cltutor import SplitDigits
+    >>> buf = ParametricBuffer(max_size=30, groupby="class", seed=0)
+    >>> for exp in SplitDigits(n_experiences=5, seed=0).train_stream:
+    ...     buf.update(SimpleNamespace(experience=exp))
+    >>> [len(g) for g in buf.buffer_groups.values()]
+    [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+
+    Notebook ``03_buffers.ipynb`` switches ``groupby`` and the selection with widgets.
+    """
+
+    def __init__(self, max_size: int, groupby: str | None = None,
+                 selection_strategy: ExemplarsSelectionStrategy | None = None,
+                 seed: int | None = None) -> None:
+        super().__init__(max_size, seed=seed)
+        if groupby not in (None, "class", "task", "experience"):
+            raise ValueError(
+                f"groupby must be None, 'class', 'task' or 'experience', got {groupby!r}."
+            )
+        if selection_strategy is None:
+            selection_strategy = make_selection_strategy("random", seed=seed)
+        if not isinstance(selection_strategy, ExemplarsSelectionStrategy):
+            raise TypeError(
+                f"selection_strategy must be an ExemplarsSelectionStrategy, got "
+                f"{type(selection_strategy).__name__}. E.g. HerdingSelectionStrategy(model, "
+                f"'features')."
+            )
+        self.groupby = groupby
+        self.selection_strategy = selection_strategy
+
+    def _group_keys(self, data: ClassificationDataset) -> Tensor:
+        if self.groupby == "class":
+            return data.targets
+        if self.groupby == "task":
+            return data.targets_task_labels
+        if self.groupby == "experience":  # the update counter: arrival order
+            return torch.full((len(data),), self._n_updates, dtype=torch.long)
+        return torch.zeros(len(data), dtype=torch.long)
+
+    def _register(self, group: Tensor) -> None:
+        if self.groupby == "experience":  # a group even if empty, as ExperienceBalanced
+            group = torch.tensor([self._n_updates])
+        super()._register(group)
+
+    def _new_priorities(self, data: ClassificationDataset) -> Tensor:
+        return torch.zeros(len(data), dtype=torch.float64)  # _rerank sets them
+
+    def _rerank(self, strategy: Any, data: ClassificationDataset, group: Tensor,
+                priority: Tensor) -> Tensor:
+        """Rank the candidates of every group that gains rows or must shrink."""
+        st = self._storage
+        stored, dev = st.view(share=False), st.x.device
+        quotas = self.get_group_lengths(len(self._keys))
+        for key, quota in zip(self._keys, quotas, strict=True):
+            old = (st.group[: st.n] == key).nonzero().flatten()  # (a,) its stored slots
+            new = (group == key).nonzero().flatten()  # (b,) its new rows
+            if len(new) == 0 and len(old) <= quota:
+                continue
+            fresh = data if len(new) == len(data) else data.subset(new)
+            candidates = stored.subset(old).concat(fresh)  # (a + b) rows, stored first
+            order = self.selection_strategy.make_sorted_indices(strategy, candidates, k=quota)
+            rank = torch.full((len(candidates),), float("-inf"), dtype=torch.float64, device=dev)
+            best_first = -torch.arange(len(order), dtype=torch.float64, device=dev)
+            rank.index_copy_(0, order.to(dev), best_first)  # best 0, -1, ...; dropped -inf
+            st.priority.index_copy_(0, old, rank[: len(old)])
+            priority.index_copy_(0, new, rank[len(old) :])
+        return priority
+
+
+STORAGE_POLICIES = ("experience", "class", "reservoir", "parametric")
+
+
+def make_storage_policy(
+    kind: str,
+    mem_size: int,
+    *,
+    groupby: str | None = None,
+    selection: str = "random",
+    model: nn.Module | None = None,
+    layer_name: str | None = None,
+    seed: int | None = None,
+) -> ExemplarsBuffer:
+    """Build a buffer by name, as the command line and the notebook widgets do.
+
+    ``kind`` is one of "experience", "class", "reservoir", "parametric";
+    ``groupby`` (None, "class", "task", "experience") and ``selection`` ("random",
+    "herding", "closest-to-center") only apply to "parametric". Herding and
+    closest-to-center need ``model``; ``layer_name`` defaults to "features".
+
+    >>> make_storage_policy("parametric", 200, groupby="class")
+    ParametricBuffer(max_size=200, stored=0)
+    """
+    if kind not in STORAGE_POLICIES:
+        raise ValueError(f"kind must be one of {list(STORAGE_POLICIES)}, got {kind!r}.")
+    if kind != "parametric" and (groupby is not None or selection != "random"):
+        raise ValueError(
+            f"groupby and selection only apply to kind='parametric', got kind={kind!r} with "
+            f"groupby={groupby!r}, selection={selection!r}. Use kind='parametric'."
+        )
+    if kind == "experience":
+        return ExperienceBalancedBuffer(mem_size, seed=seed)
+    if kind == "class":
+        return ClassBalancedBuffer(mem_size, seed=seed)
+    if kind == "reservoir":
+        return ReservoirSamplingBuffer(mem_size, seed=seed)
+    chooser = make_selection_strategy(selection, model, layer_name, seed=seed)
+    return ParametricBuffer(mem_size, groupby=groupby, selection_strategy=chooser, seed=seed)

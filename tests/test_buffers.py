@@ -1,0 +1,449 @@
+"""Replay buffers: quotas against hand-computed values, reservoir uniformity, selection
+strategies against brute-force references, and every error message."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from cltutor.buffers import (
+    BufferGroup,
+    ClassBalancedBuffer,
+    ExemplarsBuffer,
+    ExperienceBalancedBuffer,
+    ParametricBuffer,
+    ReservoirSamplingBuffer,
+    make_storage_policy,
+)
+from cltutor.data import ClassificationDataset, Experience
+from cltutor.selection import (
+    ClosestToCenterSelectionStrategy,
+    HerdingSelectionStrategy,
+    RandomExemplarsSelectionStrategy,
+    closest_to_center_order,
+    extract_features,
+    herding_order,
+    make_selection_strategy,
+)
+from cltutor.slots import group_quotas, keep_top_per_group
+
+
+# -- helpers -------------------------------------------------------------------
+def make_exp(classes: list[int], per_class: int, index: int = 0, start: int = 0,
+             t: int = 0, dim: int = 3) -> Experience:
+    """An experience with ``per_class`` rows of each class; x[:, 0] is a unique row id."""
+    y = torch.tensor(classes).repeat_interleave(per_class)
+    x = torch.rand(len(y), dim)
+    x[:, 0] = torch.arange(start, start + len(y), dtype=torch.float32)
+    return Experience(ClassificationDataset(x, y, t), index)
+
+
+def sized_exp(sizes: dict[int, int], index: int = 0, start: int = 0) -> Experience:
+    """An experience with ``sizes[c]`` rows of class c."""
+    y = torch.cat([torch.full((n,), c) for c, n in sizes.items()])
+    x = torch.zeros(len(y), 2)
+    x[:, 0] = torch.arange(start, start + len(y), dtype=torch.float32)
+    return Experience(ClassificationDataset(x, y), index)
+
+
+def feed(buf: ExemplarsBuffer, exp: Experience) -> None:
+    buf.update(SimpleNamespace(experience=exp))
+
+
+def group_sizes(buf) -> dict[int, int]:
+    return {k: len(g) for k, g in buf.buffer_groups.items()}
+
+
+class FlatFeatures(nn.Module):
+    """A model whose ``features`` are the flattened inputs: features are known exactly."""
+
+    def __init__(self, d: int, n_classes: int = 3) -> None:
+        super().__init__()
+        self.features = nn.Flatten()
+        self.classifier = nn.Linear(d, n_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+# -- quotas --------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "expected"), [
+    ((10, 3), [4, 3, 3]),
+    ((10, 4), [3, 3, 2, 2]),
+    ((10, 6), [2, 2, 2, 2, 1, 1]),
+    ((7, 7), [1] * 7),
+    ((3, 5), [1, 1, 1, 0, 0]),
+    ((10, 0), []),
+    ((10, 2, 3), [3, 3]),
+    ((10, 3, 3), [3, 3, 3]),
+])
+def test_group_quotas_by_hand(args, expected):
+    assert group_quotas(*args) == expected
+
+
+def test_keep_top_per_group_matches_a_python_loop():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        n, n_groups = 50, 4
+        groups = torch.randint(0, n_groups, (n,), generator=gen)
+        priority = torch.rand(n, generator=gen, dtype=torch.float64)
+        quotas = torch.randint(0, 15, (n_groups,), generator=gen)
+        expected = set()
+        for g in range(n_groups):
+            rows = sorted((i for i in range(n) if groups[i] == g), key=lambda i: -priority[i])
+            expected |= set(rows[: int(quotas[g])])
+        keep = keep_top_per_group(groups, priority, quotas)
+        assert set(keep.nonzero().flatten().tolist()) == expected
+
+
+# -- experience-balanced -----------------------------------------------------
+@pytest.mark.parametrize(("max_size", "exp_sizes", "expected"), [
+    (10, [20, 20, 20], [{0: 10}, {0: 5, 1: 5}, {0: 4, 1: 3, 2: 3}]),
+    (7, [20, 20, 20, 20], [{0: 7}, {0: 4, 1: 3}, {0: 3, 1: 2, 2: 2},
+                           {0: 2, 1: 2, 2: 2, 3: 1}]),
+    # an experience smaller than its quota leaves its slack unused
+    (10, [3, 20, 20], [{0: 3}, {0: 3, 1: 5}, {0: 3, 1: 3, 2: 3}]),
+    (10, [20, 2, 20], [{0: 10}, {0: 5, 1: 2}, {0: 4, 1: 2, 2: 3}]),
+])
+def test_experience_balanced_quotas_by_hand(max_size, exp_sizes, expected):
+    buf = ExperienceBalancedBuffer(max_size, seed=0)
+    start = 0
+    for i, (n, want) in enumerate(zip(exp_sizes, expected, strict=True)):
+        feed(buf, sized_exp({i: n}, i, start))
+        start += n
+        assert group_sizes(buf) == want
+        assert len(buf.buffer) == sum(want.values()) <= max_size
+        # each group holds rows of its own experience only
+        for k, g in buf.buffer_groups.items():
+            assert set(g.buffer.targets.tolist()) <= {k}
+
+
+def test_experience_balanced_fixed_size_divides_by_the_fixed_count():
+    buf = ExperienceBalancedBuffer(10, adaptive_size=False, num_experiences=3, seed=0)
+    expected = [{0: 3}, {0: 3, 1: 3}, {0: 3, 1: 3, 2: 3}]
+    for i, want in enumerate(expected):
+        feed(buf, sized_exp({i: 20}, i, 20 * i))
+        assert group_sizes(buf) == want
+        assert buf.buffer_groups[i].max_size == 3
+    with pytest.raises(ValueError, match=r"num_experiences=3 but the data brings group 4"):
+        feed(buf, sized_exp({3: 20}, 3, 60))
+    assert group_sizes(buf) == expected[-1]  # unchanged by the failed update
+
+
+def test_experience_balanced_old_groups_only_shrink_to_a_subset():
+    buf = ExperienceBalancedBuffer(12, seed=1)
+    feed(buf, sized_exp({0: 30}, 0, 0))
+    before = set(buf.buffer.x[:, 0].tolist())
+    feed(buf, sized_exp({1: 30}, 1, 30))
+    after0 = set(buf.buffer_groups[0].buffer.x[:, 0].tolist())
+    assert len(after0) == 6 and after0 <= before
+
+
+# -- class-balanced ------------------------------------------------------------
+def test_class_balanced_quotas_by_hand():
+    buf = ClassBalancedBuffer(10, seed=0)
+    feed(buf, make_exp([0, 1], 20, 0, 0))
+    assert group_sizes(buf) == {0: 5, 1: 5}
+    feed(buf, make_exp([2, 3], 20, 1, 100))
+    assert group_sizes(buf) == {0: 3, 1: 3, 2: 2, 3: 2}
+    feed(buf, make_exp([4, 5], 20, 2, 200))
+    assert group_sizes(buf) == {0: 2, 1: 2, 2: 2, 3: 2, 4: 1, 5: 1}
+
+
+def test_class_balanced_order_is_ascending_ids_not_set_order():
+    assert list({50, 3, 17}) == [17, 50, 3]  # what Avalanche's set order would give
+    buf = ClassBalancedBuffer(10, seed=0)
+    feed(buf, make_exp([50, 3, 17], 20))
+    assert list(buf.buffer_groups) == [3, 17, 50]
+    assert group_sizes(buf) == {3: 4, 17: 3, 50: 3}
+
+
+def test_class_balanced_small_class_and_recurring_class():
+    buf = ClassBalancedBuffer(9, seed=0)
+    feed(buf, sized_exp({0: 1, 1: 30, 2: 30}, 0, 0))
+    assert group_sizes(buf) == {0: 1, 1: 3, 2: 3}  # class 0's slack is unused
+    feed(buf, sized_exp({0: 10, 1: 10}, 1, 100))  # classes seen again
+    assert group_sizes(buf) == {0: 3, 1: 3, 2: 3}
+    ids = buf.buffer_groups[1].buffer.x[:, 0]
+    assert ((ids < 61) | (ids >= 100)).all()  # class 1 rows from both experiences
+
+
+def test_class_balanced_fixed_size():
+    buf = ClassBalancedBuffer(10, adaptive_size=False, total_num_classes=4, seed=0)
+    feed(buf, make_exp([0, 1], 20))
+    assert group_sizes(buf) == {0: 2, 1: 2}
+    with pytest.raises(ValueError, match=r"total_num_classes=4 but the data brings group 6"):
+        feed(buf, make_exp([2, 3, 4, 5], 5, 1, 100))
+
+
+def test_group_sizes_follow_the_quota_recursion_on_random_streams():
+    """size_g = min(quota_g, previous size_g + new rows of g), never above max_size."""
+    gen = torch.Generator().manual_seed(3)
+    for trial in range(15):
+        max_size = int(torch.randint(1, 40, (1,), generator=gen))
+        buf = ClassBalancedBuffer(max_size, seed=trial)
+        sizes: dict[int, int] = {}
+        for i in range(5):
+            classes = torch.randperm(12, generator=gen)[:3].tolist()
+            counts = {c: int(torch.randint(0, 15, (1,), generator=gen)) for c in classes}
+            feed(buf, sized_exp(counts, i, 1000 * i))
+            keys = sorted(set(sizes) | {c for c, n in counts.items() if n})
+            quotas = dict(zip(keys, group_quotas(max_size, len(keys)), strict=True))
+            sizes = {c: min(quotas[c], sizes.get(c, 0) + counts.get(c, 0)) for c in keys}
+            assert group_sizes(buf) == sizes
+            assert len(buf.buffer) <= max_size
+
+
+# -- reservoir -----------------------------------------------------------------
+def test_reservoir_is_uniform_chi_square():
+    sizes, max_size, trials = [10, 20, 30], 15, 600
+    n = sum(sizes)
+    counts = torch.zeros(n)
+    for seed in range(trials):
+        buf = ReservoirSamplingBuffer(max_size, seed=seed)
+        start = 0
+        for i, size in enumerate(sizes):
+            feed(buf, sized_exp({i: size}, i, start))
+            start += size
+        counts[buf.buffer.x[:, 0].long()] += 1
+    p = max_size / n
+    # inclusion counts: binomial(trials, p) each, summing to trials * max_size
+    stat = float(((counts - trials * p) ** 2).sum() / (trials * p * (1 - p)))
+    assert stats.chi2.sf(stat, df=n - 1) > 0.001
+    assert counts.sum() == trials * max_size
+
+
+def test_reservoir_keeps_max_size_and_a_seed_reproduces_it():
+    def run(seed):
+        buf = ReservoirSamplingBuffer(30, seed=seed)
+        for i in range(4):
+            feed(buf, make_exp([i], 25, i, 25 * i))
+        return buf.buffer.x[:, 0].tolist()
+    assert len(run(0)) == 30
+    assert sorted(run(0)) == sorted(run(0))
+    assert sorted(run(0)) != sorted(run(1))
+
+
+def test_global_seed_reproduces_an_unseeded_buffer():
+    exps = [make_exp([i], 25, i, 25 * i) for i in range(3)]
+    out = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        buf = ExperienceBalancedBuffer(20)
+        for e in exps:
+            feed(buf, e)
+        out.append(sorted(buf.buffer.x[:, 0].tolist()))
+    assert out[0] == out[1]
+
+
+def test_buffer_is_a_snapshot_and_call_is_update():
+    buf = ReservoirSamplingBuffer(10, seed=0)
+    buf(SimpleNamespace(experience=make_exp([0], 20, 0, 0)))  # seed 000's form
+    before = buf.buffer
+    ids = before.x[:, 0].clone()
+    assert buf.buffer is before  # cached
+    feed(buf, make_exp([1], 200, 1, 100))
+    assert torch.equal(before.x[:, 0], ids)  # the old view did not change
+    assert buf.buffer is not before and len(buf.buffer) == 10
+
+
+def test_resize_keeps_the_highest_priority_rows():
+    buf = ReservoirSamplingBuffer(20, seed=0)
+    feed(buf, make_exp([0], 50))
+    keys = buf._storage.priority[:20]
+    best = set(buf.buffer.x[keys.argsort(descending=True)[:8], 0].tolist())
+    buf.resize(None, 8)
+    assert buf.max_size == 8 and set(buf.buffer.x[:, 0].tolist()) == best
+    buf.resize(None, 30)  # grows the storage; the next experience fills it
+    feed(buf, make_exp([1], 50, 1, 100))
+    assert len(buf.buffer) == 30
+
+
+def test_balanced_resize_recomputes_quotas():
+    buf = ExperienceBalancedBuffer(12, seed=0)
+    for i in range(3):
+        feed(buf, sized_exp({i: 20}, i, 20 * i))
+    buf.resize(None, 7)
+    assert group_sizes(buf) == {0: 3, 1: 2, 2: 2}
+
+
+def test_empty_buffer_and_ext_mem_view():
+    buf = ClassBalancedBuffer(6, seed=0)
+    assert len(buf.buffer) == 0 and buf.buffer_groups == {} and buf.ext_mem == {}
+    feed(buf, make_exp([0, 1], 5))
+    assert {k: len(v) for k, v in buf.ext_mem.items()} == {0: 3, 1: 3}
+    assert isinstance(buf.buffer_groups[0], BufferGroup)
+    assert buf.ext_mem[1].targets.tolist() == [1, 1, 1]
+
+
+def test_buffer_moves_data_to_the_strategy_device_and_keeps_transform():
+    def double(x):
+        return 2 * x
+    exp = make_exp([0, 1], 5)
+    exp.dataset = exp.dataset.with_transform(double)
+    buf = ReservoirSamplingBuffer(4, seed=0)
+    buf.update(SimpleNamespace(experience=exp, device=torch.device("cpu")))
+    x, _, _ = buf.buffer[torch.arange(4)]
+    assert torch.equal(x, 2 * buf.buffer.x)  # raw rows stored, transform applied on reads
+
+
+# -- parametric ---------------------------------------------------------------
+def test_parametric_groupby_experience_works_standalone():
+    buf = ParametricBuffer(9, groupby="experience", seed=0)
+    for i in range(3):
+        feed(buf, sized_exp({i: 10}, 7, 10 * i))  # same current_experience on purpose
+    assert group_sizes(buf) == {0: 3, 1: 3, 2: 3}
+
+
+def test_parametric_groupby_task_and_none():
+    buf = ParametricBuffer(10, groupby="task", seed=0)
+    feed(buf, make_exp([0], 10, t=4))
+    feed(buf, make_exp([1], 10, t=2))
+    assert group_sizes(buf) == {2: 5, 4: 5}
+    buf = ParametricBuffer(10, seed=0)
+    feed(buf, make_exp([0, 1], 10))
+    assert group_sizes(buf) == {0: 10}
+
+
+def brute_herding(features: torch.Tensor, k: int) -> list[int]:
+    """iCaRL herding as written in Avalanche: candidate centres, full distances."""
+    f = features.double()
+    mu, centre, chosen = f.mean(0), torch.zeros(f.shape[1], dtype=torch.float64), []
+    for i in range(k):
+        candidates = centre * i / (i + 1) + f / (i + 1)
+        dist = ((candidates - mu) ** 2).sum(1)
+        dist[chosen] = float("inf")
+        j = int(dist.argmin())
+        chosen.append(j)
+        centre = candidates[j]
+    return chosen
+
+
+def test_herding_and_closest_to_center_match_brute_force():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        f = torch.randn(40, 6, generator=gen)
+        assert herding_order(f, 25).tolist() == brute_herding(f, 25)
+        assert herding_order(f).tolist() == brute_herding(f, 40)
+        dist = ((f.double() - f.double().mean(0)) ** 2).sum(1)
+        assert closest_to_center_order(f, 10).tolist() == dist.argsort()[:10].tolist()
+
+
+def test_parametric_herding_picks_the_brute_force_exemplars_per_class():
+    torch.manual_seed(0)
+    exp = make_exp([0, 1], 30, dim=5)
+    model = FlatFeatures(5)
+    buf = ParametricBuffer(10, groupby="class",
+                           selection_strategy=HerdingSelectionStrategy(model, "features"))
+    feed(buf, exp)
+    x, y = exp.dataset.x, exp.dataset.y
+    for c in (0, 1):
+        rows = (y == c).nonzero().flatten()
+        want = rows[brute_herding(x[rows], 5)]
+        assert sorted(buf.buffer_groups[c].buffer.x[:, 0].tolist()) == sorted(
+            x[want, 0].tolist())
+    # a new class shrinks the groups: herding on the stored rows keeps its first picks
+    feed(buf, make_exp([2], 30, 1, 100, dim=5))
+    assert group_sizes(buf) == {0: 4, 1: 3, 2: 3}
+
+
+def test_closest_to_center_selection_through_the_buffer():
+    exp = make_exp([0], 30, dim=4)
+    model = FlatFeatures(4)
+    buf = ParametricBuffer(5, selection_strategy=ClosestToCenterSelectionStrategy(model,
+                                                                                  "features"))
+    feed(buf, exp)
+    x = exp.dataset.x
+    want = closest_to_center_order(x, 5)
+    assert sorted(buf.buffer.x[:, 0].tolist()) == sorted(x[want, 0].tolist())
+
+
+def test_extract_features_stops_early_restores_mode_and_batches():
+    model = FlatFeatures(4)
+    calls = []
+    model.classifier.register_forward_hook(lambda *a: calls.append(1))
+    model.train()
+    model.features.eval()  # a mixed state must come back as it was
+    data = ClassificationDataset(torch.rand(11, 4), torch.zeros(11))
+    feats = extract_features(model, "features", data, batch_size=3)
+    assert torch.equal(feats, data.x) and not feats.requires_grad
+    assert calls == [] and model.training and not model.features.training
+
+
+def test_random_selection_is_seeded():
+    ds = ClassificationDataset(torch.rand(20, 2), torch.zeros(20))
+    a = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
+    b = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
+    assert torch.equal(a, b) and len(set(a.tolist())) == 5
+
+
+# -- factory -------------------------------------------------------------------
+def test_make_storage_policy_builds_each_kind():
+    model = FlatFeatures(3)
+    assert type(make_storage_policy("experience", 5)) is ExperienceBalancedBuffer
+    assert type(make_storage_policy("class", 5)) is ClassBalancedBuffer
+    assert type(make_storage_policy("reservoir", 5)) is ReservoirSamplingBuffer
+    buf = make_storage_policy("parametric", 5, groupby="class", selection="herding",
+                              model=model)
+    assert isinstance(buf.selection_strategy, HerdingSelectionStrategy)
+    assert buf.groupby == "class" and buf.max_size == 5
+    buf = make_storage_policy("parametric", 5, selection="closest-to-center", model=model,
+                              layer_name="classifier")
+    assert buf.selection_strategy.layer_name == "classifier"
+
+
+# -- errors --------------------------------------------------------------------
+@pytest.mark.parametrize(("build", "match"), [
+    (lambda: ReservoirSamplingBuffer(-3), r"max_size must be a positive int, got -3\. Use"),
+    (lambda: ClassBalancedBuffer(10, total_num_classes=5),
+     r"total_num_classes=5 only applies with adaptive_size=False"),
+    (lambda: ExperienceBalancedBuffer(10, adaptive_size=False),
+     r"adaptive_size=False needs num_experiences as a positive int, got None"),
+    (lambda: ParametricBuffer(10, groupby="label"),
+     r"groupby must be None, 'class', 'task' or 'experience', got 'label'"),
+    (lambda: make_storage_policy("fifo", 10), r"kind must be one of .*, got 'fifo'"),
+    (lambda: make_storage_policy("class", 10, groupby="class"),
+     r"groupby and selection only apply to kind='parametric'"),
+    (lambda: make_storage_policy("parametric", 10, selection="kmeans"),
+     r"selection must be one of \['random', 'herding', 'closest-to-center'\], got 'kmeans'"),
+    (lambda: make_selection_strategy("herding"), r"selection='herding' .* needs model="),
+    (lambda: HerdingSelectionStrategy(FlatFeatures(3), "fc7"),
+     r"layer_name must name a submodule of the model, got 'fc7'"),
+])
+def test_constructor_errors(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match=r"adaptive_size must be True or False, got 'yes'"):
+        ClassBalancedBuffer(10, adaptive_size="yes")
+    with pytest.raises(TypeError, match=r"selection_strategy must be an "
+                                        r"ExemplarsSelectionStrategy, got str"):
+        ParametricBuffer(10, selection_strategy="herding")
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
+        HerdingSelectionStrategy("model", "features")
+    with pytest.raises(TypeError, match=r"reads strategy.experience.dataset"):
+        ReservoirSamplingBuffer(5).update(SimpleNamespace(dataset=None))
+    with pytest.raises(TypeError, match=r"buffers store ClassificationDataset rows, got list"):
+        ReservoirSamplingBuffer(5).update(
+            SimpleNamespace(experience=SimpleNamespace(dataset=[1, 2])))
+
+
+def test_update_errors():
+    buf = ReservoirSamplingBuffer(5, seed=0)
+    feed(buf, make_exp([0], 5, dim=3))
+    with pytest.raises(ValueError, match=r"stores inputs of shape \(3,\) .* has \(4,\)"):
+        feed(buf, make_exp([0], 5, dim=4))
+    exp = make_exp([0], 5)
+    exp.dataset = exp.dataset.with_transform(lambda x: x)
+    with pytest.raises(ValueError, match=r"different transform from the rows already stored"):
+        feed(buf, exp)
+    with pytest.raises(ValueError, match=r"new_size must be a positive int, got 0"):
+        buf.resize(None, 0)
+    with pytest.raises(ValueError, match=r"k must be a non-negative int or None"):
+        herding_order(torch.rand(4, 2), -1)
