@@ -150,8 +150,12 @@ class BatchRenorm2D(nn.Module):
     statistics are used: ``y = gamma * (x - mean_run) / std_run + beta``.
 
     Unlike Avalanche's version, the running statistics are buffers (saved in
-    ``state_dict`` and moved by ``.to()``), start at mean 0 and std 1, and the
-    schedule state (``r_max``, ``d_max``) is saved too.
+    ``state_dict`` and moved by ``.to()``) and the schedule state (``r_max``,
+    ``d_max``) is saved too. They start at mean 0 and std 1, and by default the
+    first training batch overwrites them: a network trained from scratch has no
+    pretrained statistics to start from, and at AR1's update rate (0.01) the
+    0/1 start would still dominate after hundreds of steps, making eval-mode
+    outputs wrong.
 
     Parameters
     ----------
@@ -167,6 +171,9 @@ class BatchRenorm2D(nn.Module):
         Where the limits stop growing.
     inc_step : float, default 4.1e-5
         Growth of both limits per training sample.
+    init_from_first_batch : bool, default True
+        Set the running statistics to the first training batch's; False keeps
+        the 0/1 start (or statistics loaded from a pretrained network).
 
     Examples
     --------
@@ -190,9 +197,14 @@ class BatchRenorm2D(nn.Module):
         max_r_max: float = 1.25,
         max_d_max: float = 0.5,
         inc_step: float = 4.1e-5,
+        init_from_first_batch: bool = True,
     ) -> None:
         super().__init__()
         _check_positive_int("num_features", num_features, "Use the conv layer's out_channels.")
+        if not isinstance(init_from_first_batch, bool):
+            raise TypeError(
+                f"init_from_first_batch must be True or False, got {init_from_first_batch!r}."
+            )
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -203,6 +215,7 @@ class BatchRenorm2D(nn.Module):
         self.beta = nn.Parameter(torch.zeros(num_features))
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_std", torch.ones(num_features))
+        self.init_from_first_batch = init_from_first_batch  # cleared once it has happened
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.num_features:
@@ -217,6 +230,10 @@ class BatchRenorm2D(nn.Module):
         var, mean = torch.var_mean(x, dim=(0, 2, 3), correction=0)  # (C,), (C,)
         std = torch.sqrt(var + self.eps)
         with torch.no_grad():
+            if self.init_from_first_batch:
+                self.running_mean.copy_(mean)
+                self.running_std.copy_(std)
+                self.init_from_first_batch = False
             r = (std / self.running_std).clamp(1.0 / self.r_max, self.r_max)  # (C,)
             d = ((mean - self.running_mean) / self.running_std).clamp(-self.d_max, self.d_max)
             self.running_mean.lerp_(mean, self.momentum)
@@ -239,11 +256,13 @@ class BatchRenorm2D(nn.Module):
                 raise TypeError(f"set_schedule got {name!r}; it accepts {', '.join(names)}.")
             setattr(self, name, float(value))
 
-    def get_extra_state(self) -> dict[str, float]:
-        return {"r_max": self.r_max, "d_max": self.d_max}
+    def get_extra_state(self) -> dict[str, float | bool]:
+        return {"r_max": self.r_max, "d_max": self.d_max,
+                "init_from_first_batch": self.init_from_first_batch}
 
-    def set_extra_state(self, state: dict[str, float]) -> None:
+    def set_extra_state(self, state: dict[str, float | bool]) -> None:
         self.r_max, self.d_max = state["r_max"], state["d_max"]
+        self.init_from_first_batch = state["init_from_first_batch"]
 
     def extra_repr(self) -> str:
         return (
@@ -301,11 +320,13 @@ class LatentReplayNet(nn.Module):
     Notebook ``07_ar1_latent_replay.ipynb`` replays its latent activations.
     """
 
+    DEFAULT_CHANNELS: tuple[int, ...] = (32, 64, 64, 128)
+
     def __init__(
         self,
         num_classes: int = 10,
         input_shape: Sequence[int] = (1, 8, 8),
-        channels: Sequence[int] = (32, 64, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS,
         latent_layer_num: int = 2,
     ) -> None:
         super().__init__()

@@ -90,20 +90,39 @@ def test_brn_equals_batchnorm_in_training_when_r_max_1_d_max_0():
     torch.testing.assert_close(brn.beta.grad, bn.bias.grad)
 
 
+def _batch_stats(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return x.mean(dim=(0, 2, 3)), (x.var(dim=(0, 2, 3), unbiased=False) + eps).sqrt()
+
+
 def test_brn_running_statistics_follow_the_momentum_rule():
-    brn = BatchRenorm2D(2, momentum=0.1)
+    brn = BatchRenorm2D(2, momentum=0.1, init_from_first_batch=False)
     x = torch.randn(8, 2, 3, 3) * 2 + 1
     brn(x)
-    mean = x.mean(dim=(0, 2, 3))
-    std = (x.var(dim=(0, 2, 3), unbiased=False) + brn.eps).sqrt()
+    mean, std = _batch_stats(x, brn.eps)
     torch.testing.assert_close(brn.running_mean, 0.9 * 0.0 + 0.1 * mean)
     torch.testing.assert_close(brn.running_std, 0.9 * 1.0 + 0.1 * std)
+
+
+def test_brn_first_training_batch_sets_the_running_statistics():
+    brn = BatchRenorm2D(2, momentum=0.1)
+    brn.eval()(torch.randn(4, 2, 3, 3))  # eval batches do not count
+    x1, x2 = torch.randn(8, 2, 3, 3) * 2 + 1, torch.randn(8, 2, 3, 3) - 3
+    brn.train()
+    brn(x1)
+    mean1, std1 = _batch_stats(x1, brn.eps)
+    torch.testing.assert_close(brn.running_mean, mean1)
+    torch.testing.assert_close(brn.running_std, std1)
+    brn(x2)  # then the momentum rule
+    mean2, std2 = _batch_stats(x2, brn.eps)
+    torch.testing.assert_close(brn.running_mean, 0.9 * mean1 + 0.1 * mean2)
+    torch.testing.assert_close(brn.running_std, 0.9 * std1 + 0.1 * std2)
+    assert brn.init_from_first_batch is False
 
 
 def test_brn_training_output_matches_the_r_d_formula_with_clamping():
     gamma, beta = torch.tensor([1.5, 0.5]), torch.tensor([0.1, -0.2])
     run_mean = torch.tensor([0.0, 5.0])
-    brn = BatchRenorm2D(2, r_max=1.2, d_max=0.3, inc_step=0.0)
+    brn = BatchRenorm2D(2, r_max=1.2, d_max=0.3, inc_step=0.0, init_from_first_batch=False)
     with torch.no_grad():
         brn.gamma.copy_(gamma)
         brn.beta.copy_(beta)
@@ -125,7 +144,8 @@ def test_brn_training_output_matches_the_r_d_formula_with_clamping():
 def test_brn_unclamped_training_output_equals_running_statistics_normalisation():
     # With r and d inside their limits, (x - m_B)/s_B * s_B/s_run + (m_B - m_run)/s_run
     # is exactly (x - m_run)/s_run: what eval mode computes.
-    brn = BatchRenorm2D(3, r_max=100.0, d_max=100.0, max_r_max=100.0, max_d_max=100.0)
+    brn = BatchRenorm2D(3, r_max=100.0, d_max=100.0, max_r_max=100.0, max_d_max=100.0,
+                        init_from_first_batch=False)
     with torch.no_grad():
         brn.running_mean.copy_(torch.tensor([0.5, -1.0, 2.0]))
         brn.running_std.copy_(torch.tensor([2.0, 0.5, 1.0]))
@@ -182,6 +202,7 @@ def test_brn_state_dict_keeps_running_statistics_and_schedule():
     fresh.load_state_dict(state)
     torch.testing.assert_close(fresh.running_std, brn.running_std)
     assert fresh.r_max == brn.r_max and fresh.d_max == brn.d_max and fresh.r_max > 1.0
+    assert fresh.init_from_first_batch is False  # a loaded network keeps its statistics
     x = torch.randn(5, 3, 2, 2)
     torch.testing.assert_close(fresh.eval()(x), brn.eval()(x))
     assert {name for name, _ in brn.named_buffers()} == {"running_mean", "running_std"}
@@ -200,6 +221,8 @@ def test_brn_errors():
         BatchRenorm2D(0)
     with pytest.raises(ValueError, match=r"expects input of shape \(B, 3, H, W\), got \(2, 4\)"):
         BatchRenorm2D(3)(torch.rand(2, 4))
+    with pytest.raises(TypeError, match="init_from_first_batch must be True or False, got 1"):
+        BatchRenorm2D(3, init_from_first_batch=1)
 
 
 # -- LatentReplayNet --------------------------------------------------------------------
