@@ -1,22 +1,39 @@
 """Minibatch loaders that gather batches from tensors.
 
-For a :class:`~cltutor.data.ClassificationDataset` every batch is one
-``index_select`` on tensors already on the training device. Any other torch
-``Dataset`` goes through ``torch.utils.data.DataLoader`` with the very same
-batches of indices, so the batch composition never depends on the data type.
+:class:`BatchLoader` shuffles one dataset. The balanced loaders compose each
+batch from several groups (datasets, tasks, data and memory), group after group:
+:class:`GroupBalancedDataLoader`, :class:`TaskBalancedDataLoader`,
+:class:`ReplayDataLoader` and :class:`GroupBalancedInfiniteDataLoader`.
+
+A loader plans a whole epoch of row positions with a few vectorised ops
+(:func:`epoch_batches`). For :class:`~cltutor.data.ClassificationDataset`
+inputs the groups are concatenated once, when the loader is built, so every
+batch is one ``index_select`` on tensors already on the training device. Any
+other torch ``Dataset`` goes through ``torch.utils.data.DataLoader`` (over a
+``ConcatDataset``) with the very same batches of positions, so the batch
+composition never depends on the data type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from cltutor.data import ClassificationDataset
 
-__all__ = ["BatchLoader", "make_generator"]
+__all__ = [
+    "BatchLoader",
+    "GroupBalancedDataLoader",
+    "TaskBalancedDataLoader",
+    "ReplayDataLoader",
+    "GroupBalancedInfiniteDataLoader",
+    "make_generator",
+    "split_batch",
+    "epoch_batches",
+]
 
 Batch = tuple[Tensor, Tensor, Tensor]
 
@@ -97,3 +114,370 @@ class BatchLoader:
             return (self.dataset.get_batch(idx) for idx in batches)
         loader = DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches])
         return iter(loader)
+
+
+# -- balanced loaders ------------------------------------------------------------
+AnyDataset = ClassificationDataset | Dataset
+
+
+def split_batch(batch_size: int, n_groups: int) -> list[int]:
+    """``batch_size // n_groups`` rows per group, one more to each of the first ``bs % n``.
+
+    >>> split_batch(10, 3)
+    [4, 3, 3]
+    """
+    base, extra = divmod(batch_size, n_groups)
+    return [base + (i < extra) for i in range(n_groups)]
+
+
+def _concat(datasets: Sequence[AnyDataset]) -> AnyDataset:
+    """All the rows in one dataset, built once per loader: a batch is then one gather."""
+    if not all(isinstance(d, ClassificationDataset) for d in datasets):
+        return ConcatDataset(datasets)
+    first = datasets[0]
+    for d in datasets[1:]:
+        if d.x.shape[1:] != first.x.shape[1:] or d.transform is not first.transform:
+            raise ValueError(
+                f"datasets must share the input shape and the transform object to be batched "
+                f"together, got {tuple(first.x.shape[1:])} and {tuple(d.x.shape[1:])}."
+            )
+    if len(datasets) == 1:
+        return first
+    dev = first.device
+    return ClassificationDataset(*(torch.cat([getattr(d, f).to(dev) for d in datasets])
+                                   for f in ("x", "y", "t")), transform=first.transform)
+
+
+def _group_positions(datasets: Sequence[AnyDataset]) -> list[Tensor]:
+    """Positions of each dataset's rows in their concatenation."""
+    sizes = torch.tensor([0] + [len(d) for d in datasets])
+    offsets = torch.cumsum(sizes, 0).tolist()
+    return [torch.arange(offsets[i], offsets[i + 1]) for i in range(len(datasets))]
+
+
+def _chunks(n: int, b: int, steps: int, cycle: bool) -> Tensor:
+    """Rows a group of ``n`` gives to each of ``steps`` batches, shape ``(steps,)``.
+
+    A cycling group always gives ``b`` (its passes run end to end, reshuffled);
+    another gives ``b, ..., b, n % b`` over one pass and then nothing.
+    """
+    if n == 0:
+        return torch.zeros(steps, dtype=torch.long)
+    if cycle:
+        return torch.full((steps,), b, dtype=torch.long)
+    one_pass = torch.tensor([b] * (n // b) + ([n % b] if n % b else []))[:steps]
+    return torch.cat([one_pass, torch.zeros(steps - len(one_pass), dtype=torch.long)])
+
+
+def _passes(n: int, passes: int, generator: torch.Generator | None, shuffle: bool = True) -> Tensor:
+    """``passes`` orders of ``range(n)`` end to end, shape ``(passes * n,)``; shuffled each."""
+    if not shuffle:
+        return torch.arange(n).repeat(passes)
+    if passes == 1:
+        return torch.randperm(n, generator=generator)
+    return torch.argsort(torch.rand(passes, n, generator=generator), dim=1).flatten()
+
+
+def epoch_batches(
+    groups: Sequence[Tensor],
+    sizes: Sequence[int],
+    steps: int,
+    cycle: Sequence[bool],
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+) -> list[Tensor]:
+    """One epoch of batches of positions: each batch is group 0's rows, then group 1's, ...
+
+    Parameters
+    ----------
+    groups : list of Tensor
+        Positions of each group's rows (in the dataset the batches index).
+    sizes : list of int
+        Rows per batch from each group.
+    steps : int
+        Batches in the epoch.
+    cycle : list of bool
+        Whether each group restarts (reshuffled) when exhausted, or drops out.
+
+    Returns
+    -------
+    list of ``steps`` long tensors, built with a handful of vectorised ops.
+    """
+    chunks = torch.stack([_chunks(len(g), b, steps, c)
+                          for g, b, c in zip(groups, sizes, cycle, strict=True)], 1)  # (S, G)
+    batch_sizes = chunks.sum(1)  # (S,)
+    batch_start = torch.cumsum(batch_sizes, 0) - batch_sizes  # (S,)
+    group_start = torch.cumsum(chunks, 1) - chunks  # (S, G) offset of a group in its batch
+    flat = torch.empty(int(batch_sizes.sum()), dtype=torch.long)
+    for g, rows in enumerate(groups):
+        used = int(chunks[:, g].sum())
+        if used == 0:
+            continue
+        order = _passes(len(rows), -(-used // len(rows)), generator, shuffle)  # (>= used,)
+        step = torch.repeat_interleave(torch.arange(steps), chunks[:, g])  # (used,)
+        first = torch.cumsum(chunks[:, g], 0) - chunks[:, g]  # first element of each chunk
+        within = torch.arange(used) - first.index_select(0, step)
+        where = batch_start.index_select(0, step) + group_start[:, g].index_select(0, step)
+        flat.index_copy_(0, where + within, rows.index_select(0, order[:used]))
+    return list(flat.split(batch_sizes.tolist()))
+
+
+class _MultiGroupLoader:
+    """Shared iteration: batches of positions -> gathered ``(x, y, t)`` batches."""
+
+    def __init__(self, data: AnyDataset, seed: int | None, shuffle: bool) -> None:
+        self.data, self.seed, self.shuffle = data, seed, shuffle
+        self._generator = make_generator(seed)
+
+    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+        """Group positions, rows per batch from each group, batches per epoch, cycling."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._plan()[2]
+
+    def __iter__(self) -> Iterator[Batch]:
+        batches = epoch_batches(*self._plan(), generator=self._generator, shuffle=self.shuffle)
+        return _gather(self.data, batches)
+
+
+def _gather(data: AnyDataset, batches: Iterable[Tensor]) -> Iterator[Batch]:
+    if isinstance(data, ClassificationDataset):
+        dev = data.device
+        return (data.get_batch(idx.to(dev)) for idx in batches)
+    return iter(DataLoader(data, batch_sampler=[b.tolist() for b in batches]))
+
+
+def _check_datasets(datasets: Sequence[AnyDataset], name: str) -> list[AnyDataset]:
+    if isinstance(datasets, (ClassificationDataset, Dataset)) or not datasets:
+        raise ValueError(
+            f"{name} must be a non-empty list of datasets, got {datasets!r}. E.g. "
+            f"[exp.dataset for exp in benchmark.train_stream]."
+        )
+    return list(datasets)
+
+
+def _check_group_batch(batch_size: int, n_groups: int, name: str = "batch_size") -> None:
+    _check_positive(name, batch_size)
+    if batch_size < n_groups:
+        raise ValueError(
+            f"{name}={batch_size} is smaller than the number of groups ({n_groups}); every "
+            f"group needs at least one row per batch. Use {name}>={n_groups}."
+        )
+
+
+class GroupBalancedDataLoader(_MultiGroupLoader):
+    """Batches with the same number of rows from every group (dataset).
+
+    Each batch takes ``batch_size // n`` rows from each of the ``n`` datasets and
+    one more from each of the first ``batch_size % n``. The epoch lasts as long
+    as the longest group (in batches); a shorter group drops out once used up,
+    or with ``oversample_small_groups=True`` is reshuffled and cycled so that it
+    gives its full share to every batch (Avalanche gives a short share at the
+    end of each pass).
+
+    Parameters
+    ----------
+    datasets : list of ClassificationDataset or torch Dataset
+    oversample_small_groups : bool, default False
+    batch_size : int, default 32
+        Total rows per batch (at least the number of groups).
+    seed : int, optional
+        Seeds the shuffling; None uses torch's global generator.
+    shuffle : bool, default True
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cltutor.data import ClassificationDataset
+    >>> a = ClassificationDataset(torch.rand(10, 2), torch.zeros(10))
+    >>> b = ClassificationDataset(torch.rand(30, 2), torch.ones(30))
+    >>> [int(y.sum()) for _, y, _ in GroupBalancedDataLoader([a, b], batch_size=10, seed=0)]
+    [5, 5, 5, 5, 5, 5]
+
+    Notebook ``04_balanced_loaders.ipynb`` counts the rows of each group per batch.
+    """
+
+    def __init__(self, datasets: Sequence[AnyDataset], oversample_small_groups: bool = False,
+                 batch_size: int = 32, seed: int | None = None, shuffle: bool = True) -> None:
+        datasets = _check_datasets(datasets, "datasets")
+        _check_group_batch(batch_size, len(datasets))
+        super().__init__(_concat(datasets), seed, shuffle)
+        self.datasets = datasets
+        self.oversample_small_groups = oversample_small_groups
+        self.batch_size = batch_size
+        self._groups = _group_positions(datasets)
+
+    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+        return _balanced_plan(self._groups, self.batch_size, self.oversample_small_groups)
+
+
+def _balanced_plan(groups: list[Tensor], batch_size: int,
+                   oversample: bool) -> tuple[list[Tensor], list[int], int, list[bool]]:
+    """The epoch follows the longest group (in batches); the others drop out or cycle."""
+    sizes = split_batch(batch_size, len(groups))
+    lengths = [-(-len(g) // b) for g, b in zip(groups, sizes, strict=True)]
+    longest = lengths.index(max(lengths))  # the first longest ends the epoch, as Avalanche
+    cycle = [oversample and i != longest for i in range(len(sizes))]
+    return groups, sizes, lengths[longest], cycle
+
+
+def _task_groups(data: AnyDataset, name: str) -> list[Tensor]:
+    """Positions of each task's rows, tasks ascending."""
+    labels = getattr(data, "targets_task_labels", None)
+    if labels is None:
+        raise TypeError(
+            f"{name} needs task labels: a ClassificationDataset, or a Dataset with a "
+            f"targets_task_labels attribute; got {type(data).__name__}."
+        )
+    labels = torch.as_tensor(labels).cpu()
+    tasks = torch.unique(labels).tolist() or [0]  # an empty dataset: one empty group
+    return [(labels == t).nonzero().flatten() for t in tasks]
+
+
+class TaskBalancedDataLoader(_MultiGroupLoader):
+    """A :class:`GroupBalancedDataLoader` over the tasks of one dataset (tasks ascending).
+
+    Parameters
+    ----------
+    data : ClassificationDataset or torch Dataset with ``targets_task_labels``
+    batch_size : int, default 32
+    oversample_small_groups : bool, default False
+    seed : int, optional
+    shuffle : bool, default True
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cltutor.data import ClassificationDataset
+    >>> ds = ClassificationDataset(torch.rand(20, 2), torch.zeros(20), t=torch.arange(20) % 2)
+    >>> [t.tolist() for _, _, t in TaskBalancedDataLoader(ds, batch_size=4, seed=0)][0]
+    [0, 0, 1, 1]
+
+    Notebook ``04_balanced_loaders.ipynb`` uses it on a multi-task stream.
+    """
+
+    def __init__(self, data: AnyDataset, batch_size: int = 32,
+                 oversample_small_groups: bool = False, seed: int | None = None,
+                 shuffle: bool = True) -> None:
+        groups = _task_groups(data, "data")
+        _check_group_batch(batch_size, len(groups))
+        super().__init__(data, seed, shuffle)
+        self.oversample_small_groups = oversample_small_groups
+        self.batch_size = batch_size
+        self._groups = groups
+
+    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+        return _balanced_plan(self._groups, self.batch_size, self.oversample_small_groups)
+
+
+class ReplayDataLoader(_MultiGroupLoader):
+    """Batches of ``batch_size`` data rows followed by ``batch_size_mem`` memory rows.
+
+    The epoch is one pass over ``data``: ``ceil(len(data) / batch_size)`` batches.
+    With ``oversample_small_tasks`` (as :class:`~cltutor.strategies.replay.ReplayPlugin`
+    asks) the memory is reshuffled and cycled, and every batch gets exactly
+    ``batch_size_mem`` memory rows (Avalanche gives a short memory share at the end
+    of each pass over the memory); otherwise the memory drops out once used up.
+    With ``task_balanced_dataloader`` the memory rows of each batch are split over
+    the memory's task labels (ascending) as in a GroupBalancedDataLoader.
+
+    Parameters
+    ----------
+    data, memory : ClassificationDataset or torch Dataset
+    oversample_small_tasks : bool, default False
+    batch_size, batch_size_mem : int, default 32
+    task_balanced_dataloader : bool, default False
+    seed : int, optional
+    shuffle : bool, default True
+
+    Examples
+    --------
+    >>> import torch
+    >>> from cltutor.data import ClassificationDataset
+    >>> data = ClassificationDataset(torch.rand(40, 2), torch.zeros(40))
+    >>> memory = ClassificationDataset(torch.rand(12, 2), torch.ones(12))
+    >>> loader = ReplayDataLoader(data, memory, oversample_small_tasks=True, batch_size=8,
+    ...                           batch_size_mem=8, seed=0)
+    >>> [(int((y == 0).sum()), int(y.sum())) for _, y, _ in loader]
+    [(8, 8), (8, 8), (8, 8), (8, 8), (8, 8)]
+
+    Notebook ``05_replay.ipynb`` builds replay on top of it.
+    """
+
+    def __init__(self, data: AnyDataset, memory: AnyDataset,
+                 oversample_small_tasks: bool = False, batch_size: int = 32,
+                 batch_size_mem: int = 32, task_balanced_dataloader: bool = False,
+                 seed: int | None = None, shuffle: bool = True) -> None:
+        _check_positive("batch_size", batch_size)
+        _check_positive("batch_size_mem", batch_size_mem)
+        if memory is None or len(memory) == 0:
+            raise ValueError(
+                "memory is empty; a replay batch needs stored rows. Use BatchLoader(data) "
+                "until the buffer holds data (ReplayPlugin does)."
+            )
+        mem_groups = _task_groups(memory, "memory") if task_balanced_dataloader else \
+            [torch.arange(len(memory))]
+        if task_balanced_dataloader:
+            _check_group_batch(batch_size_mem, len(mem_groups), "batch_size_mem")
+        super().__init__(_concat([data, memory]), seed, shuffle)
+        self.oversample_small_tasks = oversample_small_tasks
+        self.batch_size, self.batch_size_mem = batch_size, batch_size_mem
+        self.task_balanced_dataloader = task_balanced_dataloader
+        self._groups = [torch.arange(len(data))] + [g + len(data) for g in mem_groups]
+
+    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+        n_mem = len(self._groups) - 1
+        sizes = [self.batch_size] + split_batch(self.batch_size_mem, n_mem)
+        steps = -(-len(self._groups[0]) // self.batch_size)  # one pass over the data
+        return self._groups, sizes, steps, [False] + [self.oversample_small_tasks] * n_mem
+
+
+class GroupBalancedInfiniteDataLoader:
+    """Endless batches of ``batch_size`` rows from *each* group, drawn at random.
+
+    Unlike :class:`GroupBalancedDataLoader`, ``batch_size`` is per group (as in
+    Avalanche), so a batch has ``n_groups * batch_size`` rows. Each group is
+    reshuffled and cycled, so every row comes back once per pass over its group.
+
+    Examples
+    --------
+    >>> import itertools, torch
+    >>> from cltutor.data import ClassificationDataset
+    >>> a = ClassificationDataset(torch.rand(5, 2), torch.zeros(5))
+    >>> b = ClassificationDataset(torch.rand(50, 2), torch.ones(50))
+    >>> loader = GroupBalancedInfiniteDataLoader([a, b], batch_size=3, seed=0)
+    >>> [y.tolist() for _, y, _ in itertools.islice(loader, 2)]
+    [[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1]]
+
+    Notebook ``06_agem.ipynb`` draws memory batches this way.
+    """
+
+    def __init__(self, datasets: Sequence[AnyDataset], batch_size: int = 32,
+                 seed: int | None = None) -> None:
+        datasets = _check_datasets(datasets, "datasets")
+        _check_positive("batch_size", batch_size)
+        if all(len(d) == 0 for d in datasets):
+            raise ValueError("datasets are all empty; there is nothing to sample from.")
+        self.datasets, self.batch_size, self.seed = datasets, batch_size, seed
+        self.data = _concat(datasets)
+        self._groups = [g for g in _group_positions(datasets) if len(g)]
+        self._generator = make_generator(seed)
+
+    def _block(self, pending: list[Tensor], steps: int) -> Tensor:
+        """Positions of the next ``steps`` batches, shape ``(steps, G * batch_size)``."""
+        need, out = steps * self.batch_size, []
+        for g, rows in enumerate(self._groups):
+            while len(pending[g]) < need:  # append reshuffled passes
+                passes = -(-(need - len(pending[g])) // len(rows))
+                order = _passes(len(rows), passes, self._generator)
+                pending[g] = torch.cat([pending[g], rows.index_select(0, order)])
+            out.append(pending[g][:need].view(steps, self.batch_size))
+            pending[g] = pending[g][need:]
+        return torch.cat(out, 1)  # (steps, G * batch_size), group 0's rows first
+
+    def __iter__(self) -> Iterator[Batch]:
+        pending = [torch.zeros(0, dtype=torch.long) for _ in self._groups]
+        steps = max(1, max(len(g) for g in self._groups) // self.batch_size)
+        while True:
+            yield from _gather(self.data, self._block(pending, steps))
