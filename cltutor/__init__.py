@@ -11,10 +11,25 @@ from cltutor.benchmarks import (
     class_incremental_benchmark,
     get_benchmark,
 )
+from cltutor.buffers import (
+    BalancedExemplarsBuffer,
+    ClassBalancedBuffer,
+    ExemplarsBuffer,
+    ExperienceBalancedBuffer,
+    ParametricBuffer,
+    ReservoirSamplingBuffer,
+    make_storage_policy,
+)
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
 from cltutor.evaluation import EvaluationPlugin, default_evaluator
-from cltutor.loaders import BatchLoader
+from cltutor.loaders import (
+    BatchLoader,
+    GroupBalancedDataLoader,
+    GroupBalancedInfiniteDataLoader,
+    ReplayDataLoader,
+    TaskBalancedDataLoader,
+)
 from cltutor.loggers import BaseLogger, InteractiveLogger, TextLogger
 from cltutor.metrics import (
     Metric,
@@ -33,7 +48,15 @@ from cltutor.metrics import (
     seen_average_accuracy,
 )
 from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.selection import (
+    ClosestToCenterSelectionStrategy,
+    ExemplarsSelectionStrategy,
+    FeatureBasedExemplarsSelectionStrategy,
+    HerdingSelectionStrategy,
+    RandomExemplarsSelectionStrategy,
+)
 from cltutor.strategies import Clock, Naive
+from cltutor.strategies.replay import Replay, ReplayPlugin
 from cltutor.vision import (
     DatasetNotFoundError,
     PermutedMNIST,
