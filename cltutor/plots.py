@@ -40,6 +40,15 @@ RGBA = tuple[float, float, float, float]
 
 
 # -- colours and counting --------------------------------------------------------
+def _palette() -> np.ndarray:
+    """``(20, 4)`` RGBA rows: the ten ``tab10`` colours, then their lighter partners."""
+    tab20 = colormaps["tab20"]  # lists dark/light pairs: dark ones first here
+    return np.array([tab20(2 * k) for k in range(10)] + [tab20(2 * k + 1) for k in range(10)])
+
+
+_PALETTE = _palette()
+
+
 def class_color(class_id: int) -> RGBA:
     """The fixed colour of a class (or group) id.
 
@@ -51,9 +60,7 @@ def class_color(class_id: int) -> RGBA:
     """
     if not isinstance(class_id, (int, np.integer)) or isinstance(class_id, bool):
         raise TypeError(f"class_id must be an int, got {class_id!r}.")
-    k = int(class_id) % 20
-    slot = 2 * k if k < 10 else 2 * (k - 10) + 1  # tab20 lists dark/light pairs
-    return colormaps["tab20"](slot)
+    return tuple(float(v) for v in _PALETTE[int(class_id) % 20])
 
 
 def _group_colors(keys: Sequence[Any]) -> dict[Any, Any]:
@@ -129,12 +136,13 @@ def pca_2d(features: Tensor) -> Tensor:
     Signs are fixed (largest loading of each component positive), so the picture
     is the same on every machine. Fewer than two components are padded with 0.
     """
-    f = torch.as_tensor(features).detach().flatten(1).double()  # (N, D)
-    if f.ndim != 2 or len(f) == 0:
+    f = torch.as_tensor(features).detach()
+    if f.ndim < 2 or len(f) == 0:
         raise ValueError(f"features must be a non-empty (N, D) tensor, got {tuple(f.shape)}.")
+    f = f.flatten(1).cpu().double()  # (N, D)
     f = f - f.mean(0)
-    _, _, vh = torch.linalg.svd(f, full_matrices=False)  # vh: (min(N, D), D)
-    comps = vh[:2]
+    _, vecs = torch.linalg.eigh(f.T @ f)  # (D, D), eigenvalues ascending
+    comps = vecs[:, -2:].flip(1).T[: min(2, len(f))]  # (<=2, D), largest first
     signs = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
     z = f @ (comps * signs).T  # (N, <=2)
     if z.shape[1] < 2:
@@ -399,7 +407,7 @@ def plot_exemplar_projection(
         )
     sel = torch.as_tensor(selected).cpu()
     sel = (sel.nonzero().flatten() if sel.dtype == torch.bool else sel.long().flatten()).numpy()
-    colors = np.array([class_color(c) for c in y.tolist()]).reshape(-1, 4)
+    colors = _PALETTE[y.numpy() % 20]  # (N, 4), class_color of each label
     ax = _new_axes(ax, figsize=(4.5, 4.0))
     ax.scatter(z[:, 0], z[:, 1], c=colors, s=8, alpha=0.3, linewidths=0, label="all samples")
     ax.scatter(z[sel, 0], z[sel, 1], c=colors[sel], s=40, edgecolors="black",

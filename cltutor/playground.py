@@ -1,0 +1,176 @@
+"""The strategy playground: train a strategy with live forgetting curves, compare runs.
+
+:class:`StrategyPlayground` is a thin ipywidgets shell over
+:func:`~cltutor.experiments.run_experiment` (the function behind the command
+line) and :func:`comparison_table`; its Run button calls :meth:`StrategyPlayground.run`,
+which a test or a notebook may call directly. Re-exported by :mod:`cltutor.widgets`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
+from cltutor.liveplot import FigureView, LivePlotLogger, in_kernel
+from cltutor.plots import plot_accuracy_matrix
+
+__all__ = ["StrategyPlayground", "comparison_table"]
+
+_WIDE = {"description_width": "initial"}
+REPLAY_POLICIES = ("experience", "class", "reservoir")
+
+
+def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
+    """Each strategy's own parameters, as controls (keyword -> widget)."""
+    def slider(value: int, lo: int, hi: int, step: int, name: str) -> W.IntSlider:
+        return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
+                           continuous_update=False, style=_WIDE)
+
+    return {
+        "naive": {},
+        "replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
+                   "storage_policy": W.Dropdown(options=REPLAY_POLICIES, value="experience",
+                                                description="storage policy", style=_WIDE)},
+        "agem": {"patterns_per_experience": slider(100, 10, 500, 10, "patterns_per_experience"),
+                 "sample_size": slider(64, 8, 256, 8, "sample_size")},
+        "ar1": {"rm_sz": slider(500, 100, 1500, 100, "rm_sz")},
+    }
+
+
+def comparison_table(results: Sequence[ExperimentResult]) -> pd.DataFrame:
+    """One row per run: what was run, its summary metrics and its time in seconds."""
+    rows = []
+    for i, res in enumerate(results):
+        options = {k: v for k, v in res.config.items() if k not in _COMMON_CONFIG}
+        rows.append({"run": i, "strategy": res.strategy, "benchmark": res.benchmark,
+                     "epochs": res.config.get("epochs"), "lr": res.config.get("lr"),
+                     "params": ", ".join(f"{k}={v}" for k, v in options.items()),
+                     **res.summary, "seconds": round(res.seconds, 2)})
+    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+
+
+_COMMON_CONFIG = ("n_experiences", "epochs", "lr", "batch_size", "seed", "device")
+
+
+class StrategyPlayground:
+    """Train a strategy with live forgetting curves; keep every run for comparison.
+
+    Parameters
+    ----------
+    benchmarks : list of str, default the three offline digit benchmarks
+        Names for :func:`~cltutor.benchmarks.get_benchmark` (add "split-mnist" on Colab).
+    n_experiences : int, default 5
+    seed : int, default 0
+    device : str, default "auto"
+
+    Attributes
+    ----------
+    results : list of ExperimentResult
+        Every run so far; :attr:`table` compares them.
+    live : LivePlotLogger or None
+        The logger of the last run (its ``history`` is the plotted curves).
+
+    Examples
+    --------
+    >>> playground = StrategyPlayground()
+    >>> playground.epochs_control.value = 1
+    >>> playground.run_button.click()
+    >>> playground.results[-1].accuracy_matrix.shape, len(playground.table)
+    ((5, 5), 1)
+
+    Notebook ``08_playground.ipynb`` compares the strategies with it.
+    """
+
+    def __init__(self, benchmarks: Sequence[str] = ("split-digits", "permuted-digits",
+                                                    "rotated-digits"),
+                 n_experiences: int = 5, seed: int = 0, device: str = "auto") -> None:
+        self.n_experiences, self.seed, self.device = n_experiences, seed, device
+        self.strategy_control = W.Dropdown(options=STRATEGIES, value="naive",
+                                           description="strategy")
+        self.benchmark_control = W.Dropdown(options=list(benchmarks), description="benchmark")
+        self.epochs_control = W.IntSlider(value=3, min=1, max=10, description="epochs",
+                                          continuous_update=False)
+        self.lr_control = W.FloatLogSlider(value=DEFAULT_LR["naive"], base=10, min=-4, max=0,
+                                           step=0.25, description="lr", continuous_update=False)
+        self.params = _param_controls()
+        self.run_button = W.Button(description="run", icon="play", button_style="success")
+        self.status = W.HTML()
+        self.live_out, self.matrix_out, self.table_out = W.Output(), W.Output(), W.Output()
+        self.matrix_view = FigureView(self.matrix_out)
+        self.matrix_figure = Figure(figsize=(4.2, 3.4))
+        self.results: list[ExperimentResult] = []
+        self.live: LivePlotLogger | None = None
+        self.strategy_control.observe(lambda change: self._strategy_changed(), names="value")
+        self.run_button.on_click(lambda _: self._run_clicked())
+        param_box = W.VBox([w for group in self.params.values() for w in group.values()])
+        self.ui = W.VBox([
+            W.HBox([self.strategy_control, self.benchmark_control]),
+            W.HBox([self.epochs_control, self.lr_control]), param_box,
+            W.HBox([self.run_button, self.status]),
+            W.HBox([self.live_out, self.matrix_out]), self.table_out,
+        ])
+        self._strategy_changed()
+
+    def _strategy_changed(self) -> None:
+        name = self.strategy_control.value
+        self.lr_control.value = DEFAULT_LR[name]
+        for strategy, group in self.params.items():
+            for control in group.values():
+                control.layout.display = None if strategy == name else "none"
+
+    def options(self) -> dict[str, Any]:
+        """The chosen strategy's own parameters, as ``run_experiment`` keywords."""
+        return {k: w.value for k, w in self.params[self.strategy_control.value].items()}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The comparison of all runs so far (see :func:`comparison_table`)."""
+        return comparison_table(self.results)
+
+    def run(self) -> ExperimentResult:
+        """Run the experiment the controls describe; the Run button is disabled meanwhile."""
+        self.run_button.disabled = True
+        self.status.value = "running..."
+        try:
+            self.live = LivePlotLogger(output=self.live_out)
+            result = run_experiment(
+                self.benchmark_control.value, self.strategy_control.value,
+                n_experiences=self.n_experiences, epochs=self.epochs_control.value,
+                lr=self.lr_control.value, seed=self.seed, device=self.device,
+                progress=False, loggers=[self.live], **self.options())
+        finally:
+            self.run_button.disabled = False
+        self.results.append(result)
+        self.matrix_figure.clear()
+        plot_accuracy_matrix(result.accuracy_matrix, ax=self.matrix_figure.subplots())
+        self.matrix_view.show(self.matrix_figure)
+        self._show_table()
+        summary = ", ".join(f"{k} {v:.3f}" for k, v in result.summary.items())
+        self.status.value = f"run {len(self.results) - 1}: {html.escape(summary)}"
+        return result
+
+    def _run_clicked(self) -> None:
+        try:
+            self.run()
+        except (ValueError, TypeError) as err:  # a bad setting: say so next to the button
+            self.status.value = f"<b>error:</b> {html.escape(str(err))}"
+
+    def _show_table(self) -> None:
+        if not in_kernel():
+            return
+        from IPython.display import display
+
+        self.table_out.clear_output(wait=True)
+        with self.table_out:
+            display(self.table)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.ui)

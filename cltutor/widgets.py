@@ -1,0 +1,416 @@
+"""Notebook panels: ipywidgets controls over plain functions you can call yourself.
+
+* :class:`BufferExplorer`: pick a storage policy and ``mem_size``, step through
+  the stream and watch the buffer's class composition (and, for herding or
+  closest-to-center, which exemplars are kept in a 2-D PCA view).
+* :class:`LoaderInspector`: pick a loader and its batch sizes, see what each
+  minibatch is made of.
+* :class:`StrategyPlayground`: train a strategy with live forgetting curves,
+  then compare runs side by side.
+
+Each panel is a thin shell: its callbacks call plain functions and methods
+(``step()``, ``run()``, :func:`buffer_history`, ...) that tests and notebooks
+call directly. Only core ipywidgets are used, in a way that works with
+ipywidgets 7.7 (Colab) and 8. Figures are shown through
+:class:`~cltutor.liveplot.FigureView` (an ``Output`` cleared with ``wait=True``).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import ipywidgets as W
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from cltutor.benchmarks import SplitDigits
+from cltutor.buffers import ExemplarsBuffer, make_storage_policy
+from cltutor.data import Benchmark, ClassificationDataset, Experience
+from cltutor.liveplot import FigureView
+from cltutor.loaders import (
+    BatchLoader,
+    GroupBalancedDataLoader,
+    GroupBalancedInfiniteDataLoader,
+    ReplayDataLoader,
+    TaskBalancedDataLoader,
+)
+from cltutor.playground import StrategyPlayground, comparison_table
+from cltutor.plots import (
+    batch_composition,
+    class_counts,
+    plot_batch_composition,
+    plot_buffer_composition,
+    plot_exemplar_projection,
+)
+from cltutor.selection import extract_features
+
+__all__ = [
+    "BufferExplorer",
+    "LoaderInspector",
+    "StrategyPlayground",
+    "buffer_history",
+    "buffer_summary",
+    "exemplar_positions",
+    "pixel_model",
+    "comparison_table",
+    "loader_data",
+    "make_loader",
+]
+
+POLICIES = ("experience", "class", "reservoir", "parametric")
+GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
+SELECTIONS = ("random", "herding", "closest-to-center")
+_WIDE = {"description_width": "initial"}
+
+
+# -- plain functions -------------------------------------------------------------------
+def pixel_model() -> nn.Module:
+    """A "network" whose ``features`` are the raw pixels: feature-based selection on inputs."""
+    return nn.Sequential(OrderedDict(features=nn.Flatten()))
+
+
+def buffer_history(policy: ExemplarsBuffer, experiences: Sequence[Experience]
+                   ) -> list[dict[int, int]]:
+    """Update ``policy`` with each experience in turn; its class counts after each one."""
+    counts = []
+    for exp in experiences:
+        policy.update(SimpleNamespace(experience=exp))
+        counts.append(class_counts(policy.buffer))
+    return counts
+
+
+def _group_word(policy: ExemplarsBuffer) -> str:
+    name = type(policy).__name__
+    if name == "ExperienceBalancedBuffer":
+        return "exp"
+    if name == "ClassBalancedBuffer":
+        return "class"
+    return getattr(policy, "groupby", None) or "all"
+
+
+def buffer_summary(policy: ExemplarsBuffer) -> str:
+    """A short text: the policy, how full it is, and each group's size against its quota."""
+    lines = [f"{policy!r}: {len(policy)} of {policy.max_size} slots used"]
+    groups = getattr(policy, "buffer_groups", None)
+    if groups is None:  # a reservoir: one group, the whole buffer
+        lines.append(f"all: {len(policy)}/{policy.max_size}")
+    else:
+        word = _group_word(policy)
+        lines.append("  ".join(f"{word} {k}: {len(g)}/{g.max_size}" for k, g in groups.items()))
+    return "\n".join(lines)
+
+
+def exemplar_positions(buffer: ClassificationDataset, data: ClassificationDataset) -> Tensor:
+    """For each buffer row, the position of the identical row of ``data``, shape ``(M,)``."""
+    if len(buffer) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    stored = buffer.x.flatten(1).float().cpu()  # (M, D)
+    seen = data.x.flatten(1).float().cpu()  # (N, D)
+    return torch.cdist(stored, seen).argmin(1)  # the buffer stores copies: distance 0
+
+
+def _seen_data(experiences: Sequence[Experience]) -> ClassificationDataset:
+    data = experiences[0].dataset
+    for exp in experiences[1:]:
+        data = data.concat(exp.dataset)
+    return data
+
+
+# -- buffer explorer -------------------------------------------------------------------
+class BufferExplorer:
+    """Step through a stream and watch what a replay buffer keeps.
+
+    Parameters
+    ----------
+    benchmark : Benchmark, optional
+        Default ``SplitDigits(n_experiences=5, seed=seed)``.
+    model : nn.Module, optional
+        Supplies the features for herding and closest-to-center (its submodule
+        ``layer_name``). Default :func:`pixel_model`: the raw pixels.
+    mem_size, policy, groupby, selection
+        Initial values of the controls (see :func:`~cltutor.buffers.make_storage_policy`).
+    seed : int, default 0
+    play_delay : float, default 0.5
+        Seconds between two steps of "play".
+
+    Attributes
+    ----------
+    counts : list of dict
+        Class counts after each step so far: the plotted bars.
+    projection : tuple or None
+        ``(features, labels, positions)`` of the last PCA view, None when not drawn.
+    summary : str
+        The text shown under the plot.
+
+    Examples
+    --------
+    >>> explorer = BufferExplorer(mem_size=50, play_delay=0)
+    >>> explorer.step_button.click()
+    >>> explorer.counts[-1] == class_counts(explorer.policy.buffer)
+    True
+    >>> explorer.policy_control.value = "class"   # rebuilds and replays the step
+    >>> len(explorer.counts), sum(explorer.counts[-1].values())
+    (1, 50)
+
+    Notebook ``03_buffers.ipynb`` is built around it.
+    """
+
+    def __init__(self, benchmark: Benchmark | None = None, model: nn.Module | None = None,
+                 mem_size: int = 100, policy: str = "experience", groupby: str | None = None,
+                 selection: str = "random", seed: int = 0, layer_name: str = "features",
+                 play_delay: float = 0.5) -> None:
+        self.benchmark = benchmark if benchmark is not None else SplitDigits(5, seed=seed)
+        self.model = model if model is not None else pixel_model()
+        self.layer_name, self.seed, self.play_delay = layer_name, seed, play_delay
+        self.mem_size_control = W.IntSlider(value=mem_size, min=10, max=500, step=10,
+                                            description="mem_size", continuous_update=False)
+        self.policy_control = W.Dropdown(options=POLICIES, value=policy,
+                                         description="storage policy", style=_WIDE)
+        self.groupby_control = W.Dropdown(options=GROUPBYS, value=groupby, description="groupby")
+        self.selection_control = W.Dropdown(options=SELECTIONS, value=selection,
+                                            description="selection")
+        self.step_button = W.Button(description="step", icon="step-forward")
+        self.play_button = W.Button(description="play", icon="play")
+        self.reset_button = W.Button(description="reset", icon="undo")
+        self.text = W.HTML()
+        self.out = W.Output()
+        self.view = FigureView(self.out)
+        self.figure = Figure(figsize=(10, 3.6))
+        self.counts: list[dict[int, int]] = []
+        for control in self._controls:
+            control.observe(lambda change: self.rebuild(), names="value")
+        self.step_button.on_click(lambda _: self.step())
+        self.play_button.on_click(lambda _: self.play())
+        self.reset_button.on_click(lambda _: self.reset())
+        self.ui = W.VBox([
+            W.HBox([self.mem_size_control, self.policy_control]),
+            W.HBox([self.groupby_control, self.selection_control]),
+            W.HBox([self.step_button, self.play_button, self.reset_button]),
+            self.out, self.text,
+        ])
+        self.reset()
+
+    @property
+    def _controls(self) -> list[W.Widget]:
+        return [self.mem_size_control, self.policy_control, self.groupby_control,
+                self.selection_control]
+
+    def make_policy(self) -> ExemplarsBuffer:
+        """The buffer the controls describe, empty."""
+        parametric = self.policy_control.value == "parametric"
+        return make_storage_policy(
+            self.policy_control.value, self.mem_size_control.value,
+            groupby=self.groupby_control.value if parametric else None,
+            selection=self.selection_control.value if parametric else "random",
+            model=self.model, layer_name=self.layer_name, seed=self.seed)
+
+    @property
+    def n_steps(self) -> int:
+        """Experiences given to the buffer so far."""
+        return len(self.counts)
+
+    def reset(self) -> None:
+        """A new empty buffer from the controls; back to the start of the stream."""
+        self._replay(0)
+
+    def rebuild(self) -> None:
+        """Apply the controls: a new buffer, replayed up to the current step."""
+        self._replay(self.n_steps)
+
+    def _replay(self, steps: int) -> None:
+        parametric = self.policy_control.value == "parametric"
+        self.groupby_control.disabled = self.selection_control.disabled = not parametric
+        self.policy = self.make_policy()
+        self.counts = buffer_history(self.policy, self.benchmark.train_stream[:steps])
+        self.redraw()
+
+    def step(self) -> None:
+        """Give the buffer the next experience of the stream (nothing at the end)."""
+        if self.n_steps < self.benchmark.n_experiences:
+            exp = self.benchmark.train_stream[self.n_steps]
+            self.counts += buffer_history(self.policy, [exp])
+            self.redraw()
+
+    def play(self) -> None:
+        """Step to the end of the stream, redrawing after each experience."""
+        while self.n_steps < self.benchmark.n_experiences:
+            self.step()
+            time.sleep(self.play_delay)
+
+    def redraw(self) -> None:
+        """Draw the composition (and the exemplar projection) and the summary text."""
+        fig = self.figure
+        fig.clear()
+        feature_based = (self.policy_control.value == "parametric"
+                         and self.selection_control.value != "random")
+        axes = fig.subplots(1, 2, width_ratios=[3, 2]) if feature_based else [fig.subplots()]
+        fig.subplots_adjust(left=0.07, right=0.97 if feature_based else 0.87, bottom=0.14,
+                            top=0.9, wspace=0.45)  # room for the legend, no tight_layout cost
+        plot_buffer_composition(self.counts, ax=axes[0], mem_size=self.mem_size_control.value)
+        self.projection = None
+        if feature_based and self.n_steps:
+            seen = _seen_data(self.benchmark.train_stream[: self.n_steps])
+            features = extract_features(self.model, self.layer_name, seen)  # (N, d)
+            positions = exemplar_positions(self.policy.buffer, seen)  # (M,)
+            self.projection = (features, seen.targets, positions)
+            plot_exemplar_projection(features, seen.targets, positions, ax=axes[1])
+        step = f"after {self.n_steps} of {self.benchmark.n_experiences} experiences"
+        self.summary = f"{step}\n{buffer_summary(self.policy)}"
+        self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
+        self.view.show(fig)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.ui)
+
+
+# -- loader inspector ------------------------------------------------------------------
+LOADERS = ("batch", "group-balanced", "task-balanced", "replay", "group-balanced-infinite")
+
+
+def loader_data(benchmark: Benchmark, step: int, mem_size: int, seed: int | None = None
+                ) -> tuple[ClassificationDataset, ClassificationDataset]:
+    """Experience ``step``'s data, and a memory of ``mem_size`` rows of the experiences before.
+
+    The memory is an ``ExperienceBalancedBuffer``: equal room for each past experience.
+    """
+    if not isinstance(step, int) or not 1 <= step < benchmark.n_experiences:
+        raise ValueError(
+            f"step must be an int in [1, {benchmark.n_experiences - 1}] (the memory holds "
+            f"the experiences before it), got {step!r}."
+        )
+    memory = make_storage_policy("experience", mem_size, seed=seed)
+    buffer_history(memory, benchmark.train_stream[:step])
+    return benchmark.train_stream[step].dataset, memory.buffer
+
+
+def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDataset,
+                batch_size: int = 32, batch_size_mem: int = 32, oversample: bool = False,
+                seed: int | None = None) -> Any:
+    """The loader ``kind`` over current ``data`` and replay ``memory``.
+
+    "batch": plain minibatches of data and memory concatenated; "group-balanced":
+    data and memory as two groups; "task-balanced": one group per task label;
+    "replay": ``batch_size`` data rows then ``batch_size_mem`` memory rows;
+    "group-balanced-infinite": endless random batches, ``batch_size`` per group.
+    ``oversample`` cycles the small groups (the memory) where the loader can.
+    """
+    both = data.concat(memory)
+    builders = {
+        "batch": lambda: BatchLoader(both, batch_size, seed=seed),
+        "group-balanced": lambda: GroupBalancedDataLoader(
+            [data, memory], oversample, batch_size, seed=seed),
+        "task-balanced": lambda: TaskBalancedDataLoader(both, batch_size, oversample, seed=seed),
+        "replay": lambda: ReplayDataLoader(data, memory, oversample, batch_size, batch_size_mem,
+                                           seed=seed),
+        "group-balanced-infinite": lambda: GroupBalancedInfiniteDataLoader(
+            [data, memory], batch_size, seed=seed),
+    }
+    if kind not in builders:
+        raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}.")
+    return builders[kind]()
+
+
+class LoaderInspector:
+    """See what each minibatch of a loader is made of.
+
+    The current data is one experience of a SplitDigits stream with task labels
+    (task = experience), the memory a small buffer of the experiences before, so
+    counting rows by task shows where each row comes from.
+
+    Attributes
+    ----------
+    composition : list of dict
+        ``{group: rows}`` for each shown batch: the plotted bars.
+    loader : the loader the controls describe
+
+    Examples
+    --------
+    >>> inspector = LoaderInspector()
+    >>> inspector.kind_control.value = "replay"
+    >>> batch = inspector.composition[0]   # rows of task 2 are data, tasks 0-1 memory
+    >>> batch[2], batch[0] + batch[1]
+    (32, 32)
+
+    Notebook ``04_balanced_loaders.ipynb`` is built around it.
+    """
+
+    def __init__(self, benchmark: Benchmark | None = None, step: int = 2, seed: int = 0) -> None:
+        self.benchmark = benchmark if benchmark is not None else SplitDigits(
+            5, return_task_id=True, seed=seed)
+        self.seed = seed
+        self.kind_control = W.Dropdown(options=LOADERS, value="batch", description="loader")
+        self.batch_size_control = _int_slider("batch_size", 32, 4, 128, 4)
+        self.batch_size_mem_control = _int_slider("batch_size_mem", 32, 4, 128, 4)
+        self.oversample_control = W.Checkbox(value=False, description="oversample small groups")
+        self.mem_size_control = _int_slider("mem_size", 60, 10, 400, 10)
+        self.step_control = _int_slider("current experience", step, 1,
+                                        self.benchmark.n_experiences - 1, 1)
+        self.groupby_control = W.Dropdown(options=("task", "class"), description="count by")
+        self.n_batches_control = _int_slider("batches shown", 20, 5, 60, 5)
+        self.reshuffle_button = W.Button(description="new epoch", icon="random")
+        self.text, self.out = W.HTML(), W.Output()
+        self.view = FigureView(self.out)
+        self.figure = Figure(figsize=(10, 3.4))
+        for control in self._controls:
+            control.observe(lambda change: self.refresh(), names="value")
+        self.reshuffle_button.on_click(lambda _: self.reshuffle())
+        self.ui = W.VBox([
+            W.HBox([self.kind_control, self.groupby_control, self.oversample_control]),
+            W.HBox([self.batch_size_control, self.batch_size_mem_control]),
+            W.HBox([self.mem_size_control, self.step_control]),
+            W.HBox([self.n_batches_control, self.reshuffle_button]), self.out, self.text,
+        ])
+        self.refresh()
+
+    @property
+    def _controls(self) -> list[W.Widget]:
+        return [self.kind_control, self.batch_size_control, self.batch_size_mem_control,
+                self.oversample_control, self.mem_size_control, self.step_control,
+                self.groupby_control, self.n_batches_control]
+
+    def reshuffle(self) -> None:
+        """Draw another epoch (the next seed)."""
+        self.seed += 1
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Build the loader from the controls, count its batches, redraw."""
+        kind = self.kind_control.value
+        self.batch_size_mem_control.disabled = kind != "replay"
+        self.oversample_control.disabled = kind in ("batch", "group-balanced-infinite")
+        data, memory = loader_data(self.benchmark, self.step_control.value,
+                                   self.mem_size_control.value, seed=self.seed)
+        self.loader = make_loader(kind, data, memory, self.batch_size_control.value,
+                                  self.batch_size_mem_control.value,
+                                  self.oversample_control.value, seed=self.seed)
+        self.composition = batch_composition(self.loader, self.groupby_control.value,
+                                             max_batches=self.n_batches_control.value)
+        self.figure.clear()
+        ax = self.figure.subplots()
+        self.figure.subplots_adjust(left=0.07, right=0.87, bottom=0.14, top=0.9)
+        plot_batch_composition(self.composition, ax=ax, group_name=self.groupby_control.value)
+        epoch = "endless" if kind == "group-balanced-infinite" else f"{len(self.loader)} batches"
+        sizes = [sum(c.values()) for c in self.composition]
+        self.summary = (f"{type(self.loader).__name__}: {epoch} per epoch; data {len(data)} "
+                        f"rows, memory {len(memory)} rows; batch sizes shown {min(sizes)}-"
+                        f"{max(sizes)}")
+        self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
+        self.view.show(self.figure)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.ui)
+
+
+def _int_slider(name: str, value: int, lo: int, hi: int, step: int) -> W.IntSlider:
+    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
+                       continuous_update=False, style=_WIDE)

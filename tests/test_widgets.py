@@ -1,0 +1,267 @@
+"""Widget panels: setting each control and clicking each button changes the plotted data."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from cltutor import SplitDigits
+from cltutor import playground as playground_module
+from cltutor.buffers import make_storage_policy
+from cltutor.data import ClassificationDataset
+from cltutor.plots import batch_composition, class_counts, pca_2d
+from cltutor.widgets import (
+    BufferExplorer,
+    LoaderInspector,
+    StrategyPlayground,
+    buffer_summary,
+    comparison_table,
+    exemplar_positions,
+    loader_data,
+    make_loader,
+)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return SplitDigits(n_experiences=5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def task_bench():
+    return SplitDigits(n_experiences=5, return_task_id=True, seed=0)
+
+
+def bars(ax):
+    """Per bar (step or batch), {group label: height} of the nonzero segments."""
+    out = [dict() for _ in range(len(ax.containers[0].patches))] if ax.containers else []
+    for c in ax.containers:
+        for i, p in enumerate(c.patches):
+            if p.get_height():
+                out[i][c.get_label().split()[-1]] = p.get_height()
+    return out
+
+
+def as_labels(counts):
+    return [{str(k): v for k, v in c.items()} for c in counts]
+
+
+def oracle_counts(kind, mem_size, experiences, seed=0, **kw):
+    """Class counts after each experience of a buffer built and updated by hand."""
+    policy = make_storage_policy(kind, mem_size, seed=seed, **kw)
+    out = []
+    for exp in experiences:
+        policy.update(SimpleNamespace(experience=exp))
+        out.append(class_counts(policy.buffer))
+    return out
+
+
+# -- buffer explorer -------------------------------------------------------------------
+def test_step_button_bars_equal_the_buffer_counts_after_each_step(bench):
+    explorer = BufferExplorer(bench, mem_size=50, play_delay=0)
+    assert bars(explorer.figure.axes[0]) == []
+    expected = oracle_counts("experience", 50, bench.train_stream)
+    for k in range(5):
+        explorer.step_button.click()
+        assert explorer.counts == expected[: k + 1]
+        assert explorer.counts[-1] == class_counts(explorer.policy.buffer)
+        assert bars(explorer.figure.axes[0]) == as_labels(expected[: k + 1])
+    explorer.step_button.click()  # the stream is over: nothing changes
+    assert explorer.n_steps == 5
+
+
+def test_mem_size_and_policy_controls_rebuild_at_the_same_step(bench):
+    explorer = BufferExplorer(bench, mem_size=50, play_delay=0)
+    explorer.step_button.click()
+    explorer.step_button.click()
+    explorer.mem_size_control.value = 80
+    assert [sum(c.values()) for c in explorer.counts] == [80, 80]
+    assert bars(explorer.figure.axes[0]) == as_labels(
+        oracle_counts("experience", 80, bench.train_stream[:2]))
+    explorer.policy_control.value = "class"  # 4 classes seen: 20 each
+    assert explorer.counts[-1] == {c: 20 for c in bench.classes_order[:4]}
+    assert bars(explorer.figure.axes[0])[-1] == {str(c): 20 for c in bench.classes_order[:4]}
+    assert "80 of 80 slots used" in explorer.summary
+    assert f"class {bench.classes_order[0]}: 20/20" in explorer.summary
+
+
+def test_groupby_and_selection_apply_to_the_parametric_buffer_only(bench):
+    explorer = BufferExplorer(bench, mem_size=30, play_delay=0)
+    assert explorer.groupby_control.disabled and explorer.selection_control.disabled
+    explorer.policy_control.value = "parametric"
+    assert not explorer.groupby_control.disabled
+    explorer.step_button.click()
+    explorer.step_button.click()
+    explorer.groupby_control.value = "experience"
+    assert "experience 0: 15/15  experience 1: 15/15" in explorer.summary
+    explorer.groupby_control.value = "class"
+    assert explorer.counts[-1] == {c: 30 // 4 + (i < 2) for i, c in
+                                   enumerate(sorted(bench.classes_order[:4]))}
+    assert explorer.projection is None and len(explorer.figure.axes) == 1
+
+
+def test_herding_draws_the_chosen_exemplars_in_the_pca_plane(bench):
+    explorer = BufferExplorer(bench, mem_size=20, policy="parametric", groupby="class",
+                              selection="random", play_delay=0)
+    explorer.step_button.click()
+    explorer.selection_control.value = "herding"
+    features, labels, positions = explorer.projection
+    seen = bench.train_stream[0].dataset
+    assert torch.equal(features, seen.x.flatten(1))  # pixel features
+    assert torch.equal(seen.x[positions], explorer.policy.buffer.x)  # the stored rows
+    chosen = explorer.figure.axes[1].collections[1].get_offsets()
+    np.testing.assert_allclose(chosen, pca_2d(features)[positions].numpy(), rtol=1e-5)
+    explorer.selection_control.value = "closest-to-center"
+    _, _, other = explorer.projection
+    assert not torch.equal(other.sort().values, positions.sort().values)
+
+
+def test_play_goes_to_the_end_and_reset_empties(bench):
+    explorer = BufferExplorer(bench, mem_size=40, policy="reservoir", play_delay=0)
+    explorer.play_button.click()
+    assert explorer.counts == oracle_counts("reservoir", 40, bench.train_stream)
+    assert len(bars(explorer.figure.axes[0])) == 5
+    assert "all: 40/40" in explorer.summary
+    explorer.reset_button.click()
+    assert explorer.counts == [] and bars(explorer.figure.axes[0]) == []
+    assert "after 0 of 5 experiences" in explorer.summary
+
+
+def test_exemplar_positions_find_the_copied_rows():
+    data = ClassificationDataset(torch.arange(12.0).reshape(6, 2), torch.arange(6))
+    assert exemplar_positions(data.subset([4, 1]), data).tolist() == [4, 1]
+    assert exemplar_positions(ClassificationDataset.empty_like(data), data).tolist() == []
+
+
+def test_buffer_summary_names_groups_and_quotas(bench):
+    policy = make_storage_policy("experience", 10, seed=0)
+    for exp in bench.train_stream[:3]:
+        policy.update(SimpleNamespace(experience=exp))
+    assert buffer_summary(policy).splitlines()[1] == "exp 0: 4/4  exp 1: 3/3  exp 2: 3/3"
+
+
+# -- loader inspector ------------------------------------------------------------------
+def inspector_oracle(inspector, task_bench):
+    data, memory = loader_data(task_bench, inspector.step_control.value,
+                               inspector.mem_size_control.value, seed=inspector.seed)
+    loader = make_loader(inspector.kind_control.value, data, memory,
+                         inspector.batch_size_control.value,
+                         inspector.batch_size_mem_control.value,
+                         inspector.oversample_control.value, seed=inspector.seed)
+    return batch_composition(loader, inspector.groupby_control.value,
+                             max_batches=inspector.n_batches_control.value)
+
+
+def test_every_loader_control_changes_the_plotted_batches(task_bench):
+    inspector = LoaderInspector(task_bench)
+    plotted = [bars(inspector.figure.axes[0])]
+    changes = [("kind_control", "group-balanced"), ("batch_size_control", 16),
+               ("oversample_control", True), ("kind_control", "replay"),
+               ("batch_size_mem_control", 8), ("mem_size_control", 100),
+               ("step_control", 3), ("groupby_control", "class"),
+               ("n_batches_control", 5), ("kind_control", "task-balanced"),
+               ("kind_control", "group-balanced-infinite")]
+    for name, value in changes:
+        getattr(inspector, name).value = value
+        expected = inspector_oracle(inspector, task_bench)
+        assert inspector.composition == expected, name
+        assert bars(inspector.figure.axes[0]) == as_labels(expected), name
+        assert plotted[-1] != bars(inspector.figure.axes[0]), name
+        plotted.append(bars(inspector.figure.axes[0]))
+    inspector.reshuffle_button.click()
+    assert inspector.seed == 1
+    assert inspector.composition == inspector_oracle(inspector, task_bench)
+    assert plotted[-1] != bars(inspector.figure.axes[0])
+
+
+def test_loader_inspector_shows_the_documented_batch_splits(task_bench):
+    inspector = LoaderInspector(task_bench, step=2)
+    inspector.kind_control.value = "replay"
+    inspector.batch_size_mem_control.value = 8
+    data_rows = [c.get(2, 0) for c in inspector.composition]
+    memory_rows = [c.get(0, 0) + c.get(1, 0) for c in inspector.composition]
+    n_data = len(task_bench.train_stream[2].dataset)  # 290: 9 full batches and 2 rows
+    assert data_rows == [32] * (n_data // 32) + [n_data % 32]
+    assert memory_rows == [8] * 7 + [4] + [0] * 2  # 60 memory rows, then it drops out
+    inspector.oversample_control.value = True  # as ReplayPlugin: the memory cycles
+    assert [c.get(0, 0) + c.get(1, 0) for c in inspector.composition] == [8] * 10
+    inspector.kind_control.value = "group-balanced"  # data and memory: 16 rows each
+    assert inspector.composition[0][2] == 16
+    assert inspector.composition[0][0] + inspector.composition[0][1] == 16
+    assert inspector.summary.startswith("GroupBalancedDataLoader: ")
+    assert inspector.batch_size_mem_control.disabled
+
+
+def test_loader_helper_errors(task_bench):
+    with pytest.raises(ValueError, match=r"step must be an int in \[1, 4\]"):
+        loader_data(task_bench, 0, 50)
+    data, memory = loader_data(task_bench, 1, 20)
+    with pytest.raises(ValueError, match="kind must be one of .*got 'shuffled'"):
+        make_loader("shuffled", data, memory)
+
+
+# -- strategy playground ---------------------------------------------------------------
+def matrix_texts(fig):
+    return {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+            for t in fig.axes[0].texts}
+
+
+def test_run_button_trains_plots_live_and_keeps_results(monkeypatch):
+    playground = StrategyPlayground(n_experiences=2)
+    playground.epochs_control.value = 1
+    states = []
+    real = playground_module.run_experiment
+
+    def spy(*args, **kwargs):
+        states.append(playground.run_button.disabled)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(playground_module, "run_experiment", spy)
+    playground.run_button.click()
+    assert states == [True] and not playground.run_button.disabled
+    result = playground.results[-1]
+    A = result.accuracy_matrix  # (2, 2)
+    assert matrix_texts(playground.matrix_figure) == {
+        (t, k): f"{A[t, k]:.2f}" for t in range(2) for k in range(2)}
+    live = playground.live
+    assert {k: [a for _, a in pts] for k, pts in live.history.items()} == {
+        k: pytest.approx(A[:, k].tolist()) for k in range(2)}
+    drawn = {ln.get_label(): ln.get_ydata().tolist() for ln in live.ax.lines
+             if ln.get_label().startswith("exp")}
+    assert drawn == {f"exp {k}": [a for _, a in live.history[k]] for k in range(2)}
+    assert result.config["epochs"] == 1 and "average_accuracy" in playground.status.value
+
+    playground.strategy_control.value = "replay"
+    playground.params["replay"]["mem_size"].value = 100
+    playground.run_button.click()
+    table = playground.table
+    assert table["strategy"].tolist() == ["naive", "replay"]
+    assert table.loc[1, "params"] == "mem_size=100, storage_policy=experience"
+    assert table.loc[1, "average_accuracy"] == pytest.approx(
+        playground.results[1].summary["average_accuracy"])
+
+
+def test_strategy_control_switches_parameters_and_learning_rate():
+    playground = StrategyPlayground(n_experiences=2)
+    assert playground.options() == {}
+    playground.strategy_control.value = "agem"
+    assert playground.options() == {"patterns_per_experience": 100, "sample_size": 64}
+    assert playground.params["agem"]["sample_size"].layout.display is None
+    assert playground.params["replay"]["mem_size"].layout.display == "none"
+    playground.strategy_control.value = "ar1"
+    assert playground.options() == {"rm_sz": 500}
+    assert playground.lr_control.value == pytest.approx(0.01)
+
+
+def test_a_bad_setting_is_reported_next_to_the_button():
+    playground = StrategyPlayground(benchmarks=["no-such-benchmark"], n_experiences=2)
+    playground.run_button.click()
+    assert "benchmark must be one of" in playground.status.value
+    assert not playground.run_button.disabled and playground.results == []
+    with pytest.raises(ValueError, match="benchmark must be one of"):
+        playground.run()
+
+
+def test_comparison_table_of_no_runs_is_empty():
+    assert comparison_table([]).empty
