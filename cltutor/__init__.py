@@ -67,4 +67,16 @@ from cltutor.vision import (
     SplitMNIST,
 )
 
+# Figures and notebook panels load matplotlib and ipywidgets, so they are submodules
+# imported on first use: `from cltutor import plots, widgets` or `cltutor.plots.plot_...`.
+_LAZY_SUBMODULES = ("plots", "liveplot", "widgets", "playground")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"cltutor.{name}")
+    raise AttributeError(f"module 'cltutor' has no attribute {name!r}")
+
 __version__ = "0.1.0"
