@@ -149,6 +149,7 @@ class StrategyPlayground:
         self.results.append(result)
         self.matrix_figure.clear()
         plot_accuracy_matrix(result.accuracy_matrix, ax=self.matrix_figure.subplots())
+        self.matrix_figure.subplots_adjust(left=0.18, right=0.97, bottom=0.15, top=0.9)
         self.matrix_view.show(self.matrix_figure)
         self._show_table()
         summary = ", ".join(f"{k} {v:.3f}" for k, v in result.summary.items())
