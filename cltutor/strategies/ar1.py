@@ -1,0 +1,404 @@
+"""AR1 with latent replay (Pellegrini et al., 2020; Lomonaco et al., 2019).
+
+The network is cut at a *latent layer*. On the first experience it trains
+end to end. Afterwards the layers below the cut are frozen, and every
+minibatch is ``cur`` new patterns, pushed through the whole network, plus
+``mb - cur`` stored latent activations ``z``, pushed only through the layers
+above the cut: replay that skips most of the computation. The output layer is
+consolidated with CWR*; Batch Renormalization replaces batch norm; Synaptic
+Intelligence optionally protects the upper layers.
+
+Where cltutor differs from Avalanche (see the reference, section 4):
+
+* latent activations and their labels are stored together, so they always
+  match (Avalanche mis-pairs them when the loader shuffles);
+* latents are computed once the experience is over, with the lower layers in
+  the eval mode they keep from then on;
+* the latent memory is reshuffled and cycled every epoch (Avalanche takes fixed
+  sequential slices);
+* without a pretrained model, the first experience trains the lower layers and
+  their BatchRenorm statistics; they freeze afterwards, BatchRenorm included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cltutor.callbacks import SupervisedPlugin
+from cltutor.data import Experience
+from cltutor.loaders import BatchLoader
+from cltutor.models import BatchRenorm2D, LatentReplayNet
+from cltutor.strategies.ar1_plugins import CWRStarPlugin, SynapticIntelligencePlugin
+from cltutor.strategies.base import Naive, _as_experiences
+
+__all__ = ["AR1", "ar1_minibatch_sizes"]
+
+
+# -- the maths, as pure functions ---------------------------------------------------
+def ar1_minibatch_sizes(n_current: int, n_memory: int, train_mb_size: int) -> tuple[int, int]:
+    """AR1's split of a minibatch into ``(current, replay)`` rows.
+
+    ``cur = N // ((N + M) // mb)``: with that many new patterns per step, one
+    epoch over the ``N`` new patterns takes about as many steps as one pass over
+    ``N + M`` patterns; the other ``mb - cur`` rows are replayed latents. ``cur``
+    is kept in ``[1, mb]``; an empty memory gives ``(mb, 0)``.
+
+    >>> ar1_minibatch_sizes(40, 30, 10), ar1_minibatch_sizes(288, 500, 32)
+    ((5, 5), (12, 20))
+    """
+    if n_memory == 0:
+        return train_mb_size, 0
+    steps = max(1, (n_current + n_memory) // train_mb_size)
+    cur = min(train_mb_size, max(1, n_current // steps))
+    return cur, train_mb_size - cur
+
+
+class _NotBuilt(nn.Module):
+    """Stands in for the network AR1 builds when it sees its first experience."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placeholder = nn.Parameter(torch.zeros(0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise RuntimeError(
+            "AR1 builds its network at the first train() call, from the input shape; "
+            "call train() before eval(), or pass model=LatentReplayNet(...)."
+        )
+
+
+def _check_number(name: str, value: Any, low: float, example: float, strict: bool = False,
+                  high: float | None = None) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
+    if not ok:
+        bound = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high else "")
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}. Try {name}={example}.")
+
+
+def _check_latent_model(model: nn.Module) -> None:
+    parts = {"lat_features": nn.Module, "end_features": nn.Module, "output": nn.Linear}
+    for name, kind in parts.items():
+        if not isinstance(getattr(model, name, None), kind):
+            raise TypeError(
+                f"model must have lat_features and end_features modules and an nn.Linear "
+                f"output (model(x) = output(end_features(lat_features(x)))); its {name} is "
+                f"{type(getattr(model, name, None)).__name__}. Use model=None to get a "
+                "LatentReplayNet."
+            )
+
+
+class AR1(Naive):
+    """AR1: latent replay, CWR* and Batch Renormalization (optionally Synaptic Intelligence).
+
+    Parameters
+    ----------
+    criterion : callable, optional
+        The loss; None gives cross-entropy.
+    lr : float, default 0.001
+        SGD learning rate on the first experience.
+    momentum, l2 : float, default 0.9 and 0.0005
+        SGD momentum and weight decay. AR1 builds its own SGD optimizer.
+    train_epochs : int, default 4
+    init_update_rate, inc_update_rate : float, default 0.01 and 5e-5
+        BatchRenorm running-statistics update rate on the first / later experiences.
+    max_r_max, max_d_max : float, default 1.25 and 0.5
+        Limits of BatchRenorm's r and d; reached by ``inc_step`` per sample during
+        the first experience, fixed at the maximum afterwards.
+    inc_step : float, default 4.1e-5
+    rm_sz : int, default 1500
+        Latent memory size. It fills up first; once full, experience ``i``
+        (0-based) replaces ``rm_sz // (i + 1)`` random slots.
+    freeze_below_layer : str, default "end_features"
+        Parameters registered before this module or parameter are frozen after
+        the first experience (it stays trainable). The layers below the latent
+        cut (``lat_features``) are always frozen then, since stored latents
+        must stay valid.
+    latent_layer_num : int, default 2
+        The last block of the built :class:`~cltutor.models.LatentReplayNet`
+        below the latent cut (ignored when ``model`` is given).
+    ewc_lambda : float, default 0
+        Synaptic Intelligence strength; 0 turns it off.
+    train_mb_size, eval_mb_size : int, default 128
+        ``train_mb_size`` is the whole minibatch, new plus replayed rows.
+    device, plugins, evaluator, eval_every
+        As :class:`~cltutor.strategies.base.Naive`; ``device=None`` means "auto".
+    model : nn.Module, optional
+        With ``lat_features``, ``end_features`` and an ``nn.Linear`` ``output``,
+        ``model(x) == output(end_features(lat_features(x)))``. None builds a
+        ``LatentReplayNet`` at the first experience, from its input shape.
+    num_classes : int, optional
+        Outputs of the built network; None counts the classes of the stream.
+    inc_lr : float, optional
+        Learning rate after the first experience; None keeps ``lr`` (Avalanche's
+        5e-5 suits a pretrained network, not one trained from scratch).
+    seed : int, optional
+        Seeds the minibatches and the latent memory; None uses torch's global generator.
+
+    Attributes
+    ----------
+    rm : tuple of Tensor
+        The latent memory ``(z, y)``: activations ``(M, C, h, w)`` and labels ``(M,)``.
+    replay_mb_size : int
+        Replayed rows per minibatch in the current experience.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> strategy = AR1(lr=0.01, train_mb_size=32, train_epochs=1, rm_sz=200,
+    ...                evaluator=None, device="cpu", seed=0)
+    >>> for exp in bm.train_stream[:2]:
+    ...     _ = strategy.train(exp)
+    >>> strategy.rm[0].shape, strategy.rm[1].shape
+    (torch.Size([200, 64, 4, 4]), torch.Size([200]))
+
+    Notebook ``07_ar1_latent_replay.ipynb`` compares it with replay.
+    """
+
+    def __init__(
+        self,
+        *,
+        criterion: Any = None,
+        lr: float = 0.001,
+        momentum: float = 0.9,
+        l2: float = 0.0005,
+        train_epochs: int = 4,
+        init_update_rate: float = 0.01,
+        inc_update_rate: float = 5e-5,
+        max_r_max: float = 1.25,
+        max_d_max: float = 0.5,
+        inc_step: float = 4.1e-5,
+        rm_sz: int = 1500,
+        freeze_below_layer: str = "end_features",
+        latent_layer_num: int = 2,
+        ewc_lambda: float = 0.0,
+        train_mb_size: int = 128,
+        eval_mb_size: int = 128,
+        device: str | torch.device | None = "auto",
+        plugins: Sequence[SupervisedPlugin] | None = None,
+        evaluator: Any = "default",
+        eval_every: int = -1,
+        model: nn.Module | None = None,
+        num_classes: int | None = None,
+        inc_lr: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        for name, value, low, example, strict, high in [
+            ("lr", lr, 0, 0.001, True, None), ("momentum", momentum, 0, 0.9, False, None),
+            ("l2", l2, 0, 0.0005, False, None), ("ewc_lambda", ewc_lambda, 0, 0, False, None),
+            ("init_update_rate", init_update_rate, 0, 0.01, True, 1),
+            ("inc_update_rate", inc_update_rate, 0, 5e-5, False, 1),
+            ("max_r_max", max_r_max, 1, 1.25, False, None),
+            ("max_d_max", max_d_max, 0, 0.5, False, None),
+            ("inc_step", inc_step, 0, 4.1e-5, False, None),
+        ] + ([("inc_lr", inc_lr, 0, 0.001, True, None)] if inc_lr is not None else []):
+            _check_number(name, value, low, example, strict, high)
+        self._check_ints(rm_sz, latent_layer_num, num_classes, model)
+        if not isinstance(freeze_below_layer, str):
+            raise TypeError(
+                f"freeze_below_layer must be a layer name (str), got {freeze_below_layer!r}. "
+                "Try freeze_below_layer='end_features'."
+            )
+        self.lr, self.inc_lr, self.momentum, self.l2 = lr, inc_lr, momentum, l2
+        self.init_update_rate, self.inc_update_rate = init_update_rate, inc_update_rate
+        self.max_r_max, self.max_d_max, self.inc_step = max_r_max, max_d_max, inc_step
+        self.rm_sz, self.ewc_lambda, self.num_classes = rm_sz, ewc_lambda, num_classes
+        self.freeze_below_layer, self.latent_layer_num = freeze_below_layer, latent_layer_num
+        if model is not None:
+            _check_latent_model(model)
+            self._check_freeze_name(model)
+        net = model if model is not None else _NotBuilt()
+        si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
+        self.cwr_plugin = CWRStarPlugin("output")
+        super().__init__(
+            net, self._sgd(net.parameters(), lr), criterion, train_mb_size, train_epochs,
+            eval_mb_size, "auto" if device is None else device,
+            [*(plugins or []), *si, self.cwr_plugin], evaluator, eval_every, seed,
+        )
+        self.rm_z: Tensor | None = None  # (rm_sz, C, h, w), allocated at the first update
+        self.rm_y: Tensor | None = None  # (rm_sz,)
+        self.n_memory = 0
+        self.replay_mb_size = 0
+        self._replay_rows: Tensor | None = None  # (iterations, replay_mb_size)
+        self._replay_z: Tensor | None = None
+
+    @staticmethod
+    def _check_ints(rm_sz: Any, latent_layer_num: Any, num_classes: Any, model: Any) -> None:
+        if not isinstance(rm_sz, int) or isinstance(rm_sz, bool) or rm_sz <= 0:
+            raise ValueError(f"rm_sz must be a positive int, got {rm_sz!r}. Try rm_sz=1500.")
+        top = len(LatentReplayNet.DEFAULT_CHANNELS) - 1
+        if not isinstance(latent_layer_num, int) or not 0 <= latent_layer_num <= top:
+            raise ValueError(
+                f"latent_layer_num must be a block index in [0, {top}], got "
+                f"{latent_layer_num!r}. Try latent_layer_num=2."
+            )
+        if num_classes is not None and (not isinstance(num_classes, int) or num_classes <= 0):
+            raise ValueError(
+                f"num_classes must be a positive int or None, got {num_classes!r}. "
+                "Use benchmark.n_classes."
+            )
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
+
+    def _check_freeze_name(self, model: nn.Module) -> None:
+        name = self.freeze_below_layer
+        if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
+            raise ValueError(
+                f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
+                "parameter name from model.named_parameters(), e.g. 'end_features' or "
+                "'end_features.0.conv'."
+            )
+
+    def _sgd(self, params: Any, lr: float) -> torch.optim.SGD:
+        return torch.optim.SGD(params, lr=lr, momentum=self.momentum, weight_decay=self.l2)
+
+    @property
+    def rm(self) -> tuple[Tensor, Tensor]:
+        """The latent memory ``(z, y)`` (empty tensors before the first experience ends)."""
+        if self.rm_z is None:
+            return torch.empty(0, device=self.device), torch.empty(
+                0, dtype=torch.long, device=self.device
+            )
+        return self.rm_z[: self.n_memory], self.rm_y[: self.n_memory]
+
+    # -- building the network lazily ----------------------------------------------
+    def train(self, experiences: Experience | Sequence[Experience], eval_streams: Any = None,
+              **kwargs: Any) -> dict[str, float]:
+        experiences = _as_experiences(experiences, "experiences")
+        if isinstance(self.model, _NotBuilt):
+            self._build_model(experiences[0])
+        return super().train(experiences, eval_streams, **kwargs)
+
+    def _build_model(self, experience: Experience) -> None:
+        x, _, _ = experience.dataset.get_batch(torch.arange(1))  # (1, C, H, W)
+        num_classes = self.num_classes
+        if num_classes is None:
+            stream = experience.origin_stream
+            if stream is None:
+                raise ValueError(
+                    "AR1 cannot count the classes of an experience outside a stream; pass "
+                    "num_classes=benchmark.n_classes."
+                )
+            num_classes = 1 + max(c for e in stream for c in e.classes_in_this_experience)
+        self.model = LatentReplayNet(num_classes, tuple(x.shape[1:]),
+                                     latent_layer_num=self.latent_layer_num).to(self.device)
+        self._check_freeze_name(self.model)
+        self.optimizer = self._sgd(self.model.parameters(), self.lr)
+
+    # -- one experience --------------------------------------------------------------
+    def _train_exp(self, **kwargs: Any) -> None:
+        self._prepare_experience()
+        super()._train_exp(**kwargs)
+        self._update_latent_memory()
+
+    def _prepare_experience(self) -> None:
+        """BatchRenorm schedule, freezing and a fresh SGD optimizer (reference 4.2)."""
+        first = self.clock.train_exp_counter == 0
+        for m in self.model.modules():
+            if isinstance(m, BatchRenorm2D) and first:
+                m.set_schedule(momentum=self.init_update_rate, r_max=1.0, d_max=0.0,
+                               max_r_max=self.max_r_max, max_d_max=self.max_d_max,
+                               inc_step=self.inc_step)
+            elif isinstance(m, BatchRenorm2D):
+                m.set_schedule(momentum=self.inc_update_rate, r_max=self.max_r_max,
+                               d_max=self.max_d_max, inc_step=0.0)
+        if first:
+            self.optimizer = self._sgd(self.model.parameters(), self.lr)
+            return
+        lower = {id(p) for p in self.model.lat_features.parameters()}
+        below = True
+        for name, p in self.model.named_parameters():
+            below = below and not (name == self.freeze_below_layer
+                                   or name.startswith(self.freeze_below_layer + "."))
+            if below or id(p) in lower:
+                p.requires_grad_(False)
+        self.model.lat_features.eval()  # frozen BatchRenorm statistics too
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = self._sgd(trainable, self.inc_lr or self.lr)
+
+    def make_train_dataloader(self, shuffle: bool = True, **kwargs: Any) -> None:
+        """Minibatches of ``cur`` new patterns; ``replay_mb_size`` latents join each."""
+        cur, self.replay_mb_size = ar1_minibatch_sizes(
+            len(self.adapted_dataset), self.n_memory, self.train_mb_size
+        )
+        self.dataloader = BatchLoader(self.adapted_dataset, cur, shuffle=shuffle,
+                                      seed=self._next_seed())
+
+    def training_epoch(self, **kwargs: Any) -> None:
+        """Naive's loop, after drawing this epoch's replay rows."""
+        self._replay_rows = self._replay_schedule(len(self.dataloader))
+        super().training_epoch(**kwargs)
+        self._replay_rows = None
+
+    def _replay_schedule(self, iterations: int) -> Tensor | None:
+        """Memory slots for each step, shape (iterations, R): the memory reshuffled, cycled."""
+        r, m = self.replay_mb_size, self.n_memory
+        if r == 0 or m == 0:
+            return None
+        n_passes = -(-iterations * r // m)
+        order = torch.cat([torch.randperm(m, generator=self._rng) for _ in range(n_passes)])
+        return order[: iterations * r].view(iterations, r).to(self.device)
+
+    def _unpack_minibatch(self) -> None:
+        """Append the replayed labels (and task 0) to the batch; keep their latents aside."""
+        super()._unpack_minibatch()
+        self._replay_z = None
+        if self.is_training and self._replay_rows is not None:
+            idx = self._replay_rows[self.clock.train_epoch_iterations]  # (R,)
+            x, y, t = self.mbatch
+            self._replay_z = self.rm_z.index_select(0, idx)  # (R, C, h, w)
+            self.mbatch = [x, torch.cat([y, self.rm_y.index_select(0, idx)]),
+                           torch.cat([t, t.new_zeros(len(idx))])]
+
+    def forward(self) -> Tensor:
+        """Logits of the new rows then the replayed latents, ``(B + R, K)``."""
+        if not self.is_training:
+            return self.model(self.mb_x)
+        frozen = self.clock.train_exp_counter > 0
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            z = self.model.lat_features(self.mb_x)  # (B, C, h, w)
+        if self._replay_z is not None:
+            z = torch.cat([z, self._replay_z])  # (B + R, C, h, w)
+        return self.model.output(self.model.end_features(z))
+
+    # -- the latent memory -----------------------------------------------------------
+    @torch.no_grad()
+    def _update_latent_memory(self) -> None:
+        """Fill the memory up to ``rm_sz``; once full, replace ``rm_sz // (i+1)`` slots."""
+        i = self.clock.train_exp_counter - 1  # the experience just trained
+        data = self.adapted_dataset
+        n, free = len(data), self.rm_sz - self.n_memory
+        if free > 0:
+            src = torch.randperm(n, generator=self._rng)[:free]
+            slots = torch.arange(self.n_memory, self.n_memory + len(src))
+        else:
+            h = min(self.rm_sz // (i + 1), n)
+            src = torch.randperm(n, generator=self._rng)[:h]
+            slots = torch.randperm(self.rm_sz, generator=self._rng)[:h]
+        z, y = self._latents(data, src)  # (k, C, h, w), (k,): computed and stored together
+        if self.rm_z is None:
+            self.rm_z = z.new_empty((self.rm_sz, *z.shape[1:]))
+            self.rm_y = y.new_empty(self.rm_sz)
+        slots = slots.to(self.device)
+        self.rm_z[slots], self.rm_y[slots] = z, y
+        if free > 0:
+            self.n_memory += len(src)
+
+    def _latents(self, data: Any, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent activations of ``data[idx]`` with the lower layers in eval mode."""
+        lower = self.model.lat_features
+        was_training = lower.training
+        lower.eval()
+        zs, ys = [], []
+        for chunk in idx.split(self.eval_mb_size):
+            x, y, _ = data.get_batch(chunk.to(data.device))
+            zs.append(lower(x))
+            ys.append(y)
+        lower.train(was_training)
+        return torch.cat(zs), torch.cat(ys)

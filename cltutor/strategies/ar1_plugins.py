@@ -1,0 +1,210 @@
+"""The two plugins inside AR1: CWR* for the output layer, Synaptic Intelligence for the rest.
+
+Both work with any strategy whose model has the named output layer; AR1
+(:mod:`cltutor.strategies.ar1`) adds them to its plugin list itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cltutor.callbacks import SupervisedPlugin
+
+__all__ = ["cwr_consolidate", "CWRStarPlugin", "SynapticIntelligencePlugin"]
+
+
+def cwr_consolidate(
+    weights: Tensor, saved: Tensor, past_j: Tensor, cur_j: Tensor
+) -> tuple[Tensor, Tensor]:
+    """CWR*: fold the output rows trained on this experience into the saved ones.
+
+    For every class ``c`` with ``cur_j[c] > 0``, with ``w = W[c] - mean(W[current])``
+    (one scalar: the mean over all entries of the current classes' rows) and
+    ``a = sqrt(past_j[c] / cur_j[c])``: ``saved[c] = (saved[c] * a + w) / (a + 1)``.
+    A class never seen before (``past_j[c] = 0``) gets ``w``. Counts add up.
+
+    Parameters
+    ----------
+    weights, saved : Tensor
+        Output-layer weights after training, and the consolidated ones, ``(K, D)``.
+    past_j, cur_j : Tensor
+        Float counts of patterns per class seen before and in this experience, ``(K,)``.
+
+    Returns
+    -------
+    (saved, past_j) : tuple of Tensor
+        The new consolidated weights ``(K, D)`` and counts ``(K,)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> W = torch.tensor([[1.0, 3.0], [5.0, 7.0], [9.0, 9.0]])   # class 2 not current
+    >>> saved, past = cwr_consolidate(W, torch.zeros(3, 2), torch.zeros(3),
+    ...                               torch.tensor([10.0, 10.0, 0.0]))
+    >>> saved, past                                     # rows minus their mean, 4
+    (tensor([[-3., -1.],
+            [ 1.,  3.],
+            [ 0.,  0.]]), tensor([10., 10.,  0.]))
+    """
+    cur = cur_j > 0  # (K,)
+    w = weights - weights[cur].mean()  # (K, D)
+    a = torch.sqrt(past_j / cur_j.clamp(min=1)).unsqueeze(1)  # (K, 1); 0 for new classes
+    blended = (saved * a + w) / (a + 1)
+    return torch.where(cur.unsqueeze(1), blended, saved), past_j + cur_j
+
+
+class CWRStarPlugin(SupervisedPlugin):
+    """CWR*: class-wise consolidation of the output layer (Lomonaco et al., 2019).
+
+    Before each experience the output rows of the classes present (in the data,
+    and in AR1's latent memory ``strategy.rm`` when there is one) are reset to
+    their consolidated values, or to 0 for new classes; every other row is set
+    to 0. After the experience :func:`cwr_consolidate` folds the trained rows
+    into the consolidated ones, which the model then uses. Only the weight is
+    consolidated (AR1's output layer has no bias).
+
+    Parameters
+    ----------
+    layer_name : str, default "output"
+        The ``nn.Linear`` output layer, as ``model.get_submodule(layer_name)``.
+
+    Attributes
+    ----------
+    saved_weights : Tensor
+        Consolidated weights ``(K, D)``.
+    past_j, cur_j : Tensor
+        Patterns per class seen before / in the current experience, ``(K,)``.
+
+    Examples
+    --------
+    >>> from cltutor.strategies.ar1 import AR1
+    >>> strategy = AR1(evaluator=None, device="cpu")
+    >>> strategy.cwr_plugin.layer_name
+    'output'
+
+    Notebook ``07_ar1_latent_replay.ipynb`` shows the consolidated rows.
+    """
+
+    def __init__(self, layer_name: str = "output") -> None:
+        self.layer_name = layer_name
+        self.saved_weights: Tensor | None = None  # (K, D)
+        self.past_j: Tensor | None = None  # (K,)
+        self.cur_j: Tensor | None = None  # (K,)
+
+    def _weight(self, strategy: Any) -> nn.Parameter:
+        return strategy.model.get_submodule(self.layer_name).weight  # (K, D)
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        weight = self._weight(strategy)
+        k = weight.shape[0]
+        if self.saved_weights is None:
+            self.saved_weights = torch.zeros_like(weight.detach())
+            self.past_j = weight.new_zeros(k)
+        labels = [strategy.experience.dataset.targets]
+        if hasattr(strategy, "rm"):  # AR1 also counts the classes it replays
+            labels.append(strategy.rm[1])
+        self.cur_j = sum(
+            torch.bincount(y.to(weight.device), minlength=k).to(weight.dtype) for y in labels
+        )
+        keep = ((self.cur_j > 0) & (self.past_j > 0)).unsqueeze(1)  # (K, 1)
+        with torch.no_grad():
+            weight.copy_(torch.where(keep, self.saved_weights, torch.zeros_like(weight)))
+
+    @torch.no_grad()
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        weight = self._weight(strategy)
+        self.saved_weights, self.past_j = cwr_consolidate(
+            weight, self.saved_weights, self.past_j, self.cur_j
+        )
+        seen = (self.past_j > 0).unsqueeze(1)  # (K, 1)
+        weight.copy_(torch.where(seen, self.saved_weights, weight))
+
+
+class SynapticIntelligencePlugin(SupervisedPlugin):
+    """Synaptic Intelligence (Zenke et al., 2017): a penalty weighted by path importance.
+
+    During an experience each trainable parameter accumulates
+    ``trajectory += grad * (theta_new - theta_old)`` per step. At its end,
+    ``cum += trajectory / ((theta_end - theta_start)^2 + eps)`` and the importance
+    becomes ``clamp(-cum, 0, clip_to)``; later losses get
+    ``si_lambda / 2 * sum(importance * (theta - theta_end)^2)``. Avalanche clamps
+    only from above, which lets an importance turn negative (a reward for
+    moving); here it cannot.
+
+    Parameters
+    ----------
+    si_lambda : float
+        Penalty strength (AR1's ``ewc_lambda``).
+    excluded_parameters : sequence of str, default ("output",)
+        Name prefixes left out (CWR* handles the output layer).
+    eps : float, default 1e-7
+    clip_to : float, default 0.001
+
+    Examples
+    --------
+    >>> from cltutor.strategies.ar1 import AR1
+    >>> strategy = AR1(ewc_lambda=1.0, evaluator=None, device="cpu")
+    >>> [type(p).__name__ for p in strategy.plugins]
+    ['SynapticIntelligencePlugin', 'CWRStarPlugin']
+
+    Notebook ``07_ar1_latent_replay.ipynb`` turns it on with ``ewc_lambda``.
+    """
+
+    def __init__(
+        self,
+        si_lambda: float,
+        excluded_parameters: Sequence[str] = ("output",),
+        eps: float = 1e-7,
+        clip_to: float = 1e-3,
+    ) -> None:
+        self.si_lambda, self.eps, self.clip_to = si_lambda, eps, clip_to
+        self.excluded_parameters = tuple(excluded_parameters)
+        self.importance: dict[str, Tensor] = {}
+        self.anchor: dict[str, Tensor] = {}  # parameters at the end of their last experience
+        self.cum_trajectory: dict[str, Tensor] = {}
+        self.params: dict[str, nn.Parameter] = {}
+
+    def _excluded(self, name: str) -> bool:
+        return any(name == e or name.startswith(e + ".") for e in self.excluded_parameters)
+
+    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        named = strategy.model.named_parameters()
+        self.params = {n: p for n, p in named if p.requires_grad and not self._excluded(n)}
+        for n, p in self.params.items():
+            if n not in self.importance:
+                self.importance[n] = torch.zeros_like(p.detach())
+                self.cum_trajectory[n] = torch.zeros_like(p.detach())
+                self.anchor[n] = p.detach().clone()
+        self.start = {n: p.detach().clone() for n, p in self.params.items()}
+        self.trajectory = {n: torch.zeros_like(p.detach()) for n, p in self.params.items()}
+
+    def before_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        self.old = {n: p.detach().clone() for n, p in self.params.items()}
+
+    def penalty(self) -> Tensor | float:
+        """``sum(importance * (theta - anchor)^2)`` over the trainable parameters."""
+        return sum(
+            (self.importance[n] * (p - self.anchor[n]) ** 2).sum() for n, p in self.params.items()
+        )
+
+    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        strategy.loss = strategy.loss + self.si_lambda / 2 * self.penalty()
+
+    @torch.no_grad()
+    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
+        for n, p in self.params.items():
+            if p.grad is not None:
+                self.trajectory[n] += p.grad * (p - self.old[n])
+
+    @torch.no_grad()
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        for n, p in self.params.items():
+            moved = (p - self.start[n]) ** 2
+            self.cum_trajectory[n] += self.trajectory[n] / (moved + self.eps)
+            # the loss went down along the path -> trajectory < 0 -> importance > 0
+            self.importance[n] = (-self.cum_trajectory[n]).clamp(0.0, self.clip_to)
+            self.anchor[n] = p.detach().clone()
