@@ -47,7 +47,7 @@ from cltutor.metrics import (
     results_to_dataframe,
     seen_average_accuracy,
 )
-from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.models import BatchRenorm2D, LatentReplayNet, SimpleCNN, SimpleMLP
 from cltutor.selection import (
     ClosestToCenterSelectionStrategy,
     ExemplarsSelectionStrategy,
@@ -56,6 +56,13 @@ from cltutor.selection import (
     RandomExemplarsSelectionStrategy,
 )
 from cltutor.strategies import Clock, Naive
+from cltutor.strategies.agem import AGEM, AGEMPlugin, project_gradient
+from cltutor.strategies.ar1 import AR1, ar1_minibatch_sizes
+from cltutor.strategies.ar1_plugins import (
+    CWRStarPlugin,
+    SynapticIntelligencePlugin,
+    cwr_consolidate,
+)
 from cltutor.strategies.replay import Replay, ReplayPlugin
 from cltutor.vision import (
     DatasetNotFoundError,
