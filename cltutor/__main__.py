@@ -15,7 +15,7 @@ from cltutor.experiments import STRATEGIES, run_experiment
 EPILOG = """examples:
   python -m cltutor run --benchmark split-digits --strategy naive --epochs 3 --seed 0
   python -m cltutor run --strategy replay --mem-size 200 --storage-policy class
-  python -m cltutor run --strategy replay --storage-policy parametric \
+  python -m cltutor run --strategy replay --storage-policy parametric \\
       --groupby class --selection herding
   python -m cltutor run --benchmark permuted-digits --strategy agem --patterns-per-experience 100
   python -m cltutor run --strategy ar1 --rm-sz 500
