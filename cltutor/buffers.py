@@ -23,8 +23,12 @@ from torch import Tensor, nn
 
 from cltutor.data import ClassificationDataset
 from cltutor.loaders import make_generator
-from cltutor.selection import ExemplarsSelectionStrategy, make_selection_strategy
-from cltutor.slots import SlotStorage, group_quotas, keep_top_per_group
+from cltutor.sampling import SlotStorage, group_quotas, keep_top_per_group
+from cltutor.selection import (
+    ExemplarsSelectionStrategy,
+    RandomExemplarsSelectionStrategy,
+    make_selection_strategy,
+)
 
 __all__ = [
     "ExemplarsBuffer",
@@ -36,6 +40,7 @@ __all__ = [
     "ParametricBuffer",
     "make_storage_policy",
 ]
+
 
 def _check_size(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -254,6 +259,7 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
             )
         self.adaptive_size = adaptive_size
         self.total_num_groups = total_num_groups
+        self._groups_cache: tuple[Any, dict[int, BufferGroup]] = (None, {})
 
     def get_group_lengths(self, num_groups: int) -> list[int]:
         total = None if self.adaptive_size else self.total_num_groups
@@ -274,9 +280,13 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
     def buffer_groups(self) -> dict[int, BufferGroup]:
         """Group key -> :class:`BufferGroup` (its quota and rows), keys ascending."""
         data, st = self.buffer, self._storage
-        quotas = self.get_group_lengths(len(self._keys))
-        return {key: BufferGroup(quota, data.subset(st.group[: st.n] == key))
-                for key, quota in zip(self._keys, quotas, strict=True)}
+        cached = self._groups_cache
+        if cached[0] is not data:  # valid while .buffer is the same snapshot
+            quotas = self.get_group_lengths(len(self._keys))
+            groups = {key: BufferGroup(quota, data.subset(st.group[: st.n] == key))
+                      for key, quota in zip(self._keys, quotas, strict=True)}
+            self._groups_cache = cached = (data, groups)
+        return cached[1]
 
     @property
     def ext_mem(self) -> dict[int, ClassificationDataset]:
@@ -408,7 +418,7 @@ class ParametricBuffer(BalancedExemplarsBuffer):
                 f"groupby must be None, 'class', 'task' or 'experience', got {groupby!r}."
             )
         if selection_strategy is None:
-            selection_strategy = make_selection_strategy("random", seed=seed)
+            selection_strategy = RandomExemplarsSelectionStrategy(seed=seed)
         if not isinstance(selection_strategy, ExemplarsSelectionStrategy):
             raise TypeError(
                 f"selection_strategy must be an ExemplarsSelectionStrategy, got "

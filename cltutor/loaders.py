@@ -16,13 +16,14 @@ composition never depends on the data type.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from cltutor.data import ClassificationDataset
+from cltutor.sampling import epoch_batches, group_quotas, shuffled_passes
 
 __all__ = [
     "BatchLoader",
@@ -31,8 +32,6 @@ __all__ = [
     "ReplayDataLoader",
     "GroupBalancedInfiniteDataLoader",
     "make_generator",
-    "split_batch",
-    "epoch_batches",
 ]
 
 Batch = tuple[Tensor, Tensor, Tensor]
@@ -120,16 +119,6 @@ class BatchLoader:
 AnyDataset = ClassificationDataset | Dataset
 
 
-def split_batch(batch_size: int, n_groups: int) -> list[int]:
-    """``batch_size // n_groups`` rows per group, one more to each of the first ``bs % n``.
-
-    >>> split_batch(10, 3)
-    [4, 3, 3]
-    """
-    base, extra = divmod(batch_size, n_groups)
-    return [base + (i < extra) for i in range(n_groups)]
-
-
 def _concat(datasets: Sequence[AnyDataset]) -> AnyDataset:
     """All the rows in one dataset, built once per loader: a batch is then one gather."""
     if not all(isinstance(d, ClassificationDataset) for d in datasets):
@@ -155,73 +144,6 @@ def _group_positions(datasets: Sequence[AnyDataset]) -> list[Tensor]:
     return [torch.arange(offsets[i], offsets[i + 1]) for i in range(len(datasets))]
 
 
-def _chunks(n: int, b: int, steps: int, cycle: bool) -> Tensor:
-    """Rows a group of ``n`` gives to each of ``steps`` batches, shape ``(steps,)``.
-
-    A cycling group always gives ``b`` (its passes run end to end, reshuffled);
-    another gives ``b, ..., b, n % b`` over one pass and then nothing.
-    """
-    if n == 0:
-        return torch.zeros(steps, dtype=torch.long)
-    if cycle:
-        return torch.full((steps,), b, dtype=torch.long)
-    one_pass = torch.tensor([b] * (n // b) + ([n % b] if n % b else []))[:steps]
-    return torch.cat([one_pass, torch.zeros(steps - len(one_pass), dtype=torch.long)])
-
-
-def _passes(n: int, passes: int, generator: torch.Generator | None, shuffle: bool = True) -> Tensor:
-    """``passes`` orders of ``range(n)`` end to end, shape ``(passes * n,)``; shuffled each."""
-    if not shuffle:
-        return torch.arange(n).repeat(passes)
-    if passes == 1:
-        return torch.randperm(n, generator=generator)
-    return torch.argsort(torch.rand(passes, n, generator=generator), dim=1).flatten()
-
-
-def epoch_batches(
-    groups: Sequence[Tensor],
-    sizes: Sequence[int],
-    steps: int,
-    cycle: Sequence[bool],
-    generator: torch.Generator | None = None,
-    shuffle: bool = True,
-) -> list[Tensor]:
-    """One epoch of batches of positions: each batch is group 0's rows, then group 1's, ...
-
-    Parameters
-    ----------
-    groups : list of Tensor
-        Positions of each group's rows (in the dataset the batches index).
-    sizes : list of int
-        Rows per batch from each group.
-    steps : int
-        Batches in the epoch.
-    cycle : list of bool
-        Whether each group restarts (reshuffled) when exhausted, or drops out.
-
-    Returns
-    -------
-    list of ``steps`` long tensors, built with a handful of vectorised ops.
-    """
-    chunks = torch.stack([_chunks(len(g), b, steps, c)
-                          for g, b, c in zip(groups, sizes, cycle, strict=True)], 1)  # (S, G)
-    batch_sizes = chunks.sum(1)  # (S,)
-    batch_start = torch.cumsum(batch_sizes, 0) - batch_sizes  # (S,)
-    group_start = torch.cumsum(chunks, 1) - chunks  # (S, G) offset of a group in its batch
-    flat = torch.empty(int(batch_sizes.sum()), dtype=torch.long)
-    for g, rows in enumerate(groups):
-        used = int(chunks[:, g].sum())
-        if used == 0:
-            continue
-        order = _passes(len(rows), -(-used // len(rows)), generator, shuffle)  # (>= used,)
-        step = torch.repeat_interleave(torch.arange(steps), chunks[:, g])  # (used,)
-        first = torch.cumsum(chunks[:, g], 0) - chunks[:, g]  # first element of each chunk
-        within = torch.arange(used) - first.index_select(0, step)
-        where = batch_start.index_select(0, step) + group_start[:, g].index_select(0, step)
-        flat.index_copy_(0, where + within, rows.index_select(0, order[:used]))
-    return list(flat.split(batch_sizes.tolist()))
-
-
 class _MultiGroupLoader:
     """Shared iteration: batches of positions -> gathered ``(x, y, t)`` batches."""
 
@@ -241,10 +163,12 @@ class _MultiGroupLoader:
         return _gather(self.data, batches)
 
 
-def _gather(data: AnyDataset, batches: Iterable[Tensor]) -> Iterator[Batch]:
+def _gather(data: AnyDataset, batches: Sequence[Tensor]) -> Iterator[Batch]:
+    """Batches of positions -> ``(x, y, t)`` batches, one gather each on the data's device."""
     if isinstance(data, ClassificationDataset):
-        dev = data.device
-        return (data.get_batch(idx.to(dev)) for idx in batches)
+        sizes = [len(b) for b in batches]
+        flat = torch.cat(list(batches)) if batches else torch.zeros(0, dtype=torch.long)
+        return (data.get_batch(idx) for idx in flat.to(data.device).split(sizes))  # one copy
     return iter(DataLoader(data, batch_sampler=[b.tolist() for b in batches]))
 
 
@@ -315,7 +239,7 @@ class GroupBalancedDataLoader(_MultiGroupLoader):
 def _balanced_plan(groups: list[Tensor], batch_size: int,
                    oversample: bool) -> tuple[list[Tensor], list[int], int, list[bool]]:
     """The epoch follows the longest group (in batches); the others drop out or cycle."""
-    sizes = split_batch(batch_size, len(groups))
+    sizes = group_quotas(batch_size, len(groups))
     lengths = [-(-len(g) // b) for g, b in zip(groups, sizes, strict=True)]
     longest = lengths.index(max(lengths))  # the first longest ends the epoch, as Avalanche
     cycle = [oversample and i != longest for i in range(len(sizes))]
@@ -428,7 +352,7 @@ class ReplayDataLoader(_MultiGroupLoader):
 
     def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
         n_mem = len(self._groups) - 1
-        sizes = [self.batch_size] + split_batch(self.batch_size_mem, n_mem)
+        sizes = [self.batch_size] + group_quotas(self.batch_size_mem, n_mem)
         steps = -(-len(self._groups[0]) // self.batch_size)  # one pass over the data
         return self._groups, sizes, steps, [False] + [self.oversample_small_tasks] * n_mem
 
@@ -470,7 +394,7 @@ class GroupBalancedInfiniteDataLoader:
         for g, rows in enumerate(self._groups):
             while len(pending[g]) < need:  # append reshuffled passes
                 passes = -(-(need - len(pending[g])) // len(rows))
-                order = _passes(len(rows), passes, self._generator)
+                order = shuffled_passes(len(rows), passes, self._generator)
                 pending[g] = torch.cat([pending[g], rows.index_select(0, order)])
             out.append(pending[g][:need].view(steps, self.batch_size))
             pending[g] = pending[g][need:]
@@ -480,4 +404,4 @@ class GroupBalancedInfiniteDataLoader:
         pending = [torch.zeros(0, dtype=torch.long) for _ in self._groups]
         steps = max(1, max(len(g) for g in self._groups) // self.batch_size)
         while True:
-            yield from _gather(self.data, self._block(pending, steps))
+            yield from _gather(self.data, list(self._block(pending, steps)))

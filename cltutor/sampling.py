@@ -1,25 +1,29 @@
-"""The mechanics under the replay buffers: quotas, the keep rule, preallocated rows.
+"""The index maths under the buffers and the loaders, and the buffers' storage.
 
-A buffer gives each of its groups (experiences, classes, tasks) a quota of
-slots, :func:`group_quotas`, and keeps in each group the rows of highest
-priority, :func:`keep_top_per_group`. :class:`SlotStorage` holds the rows in
-tensors allocated once, so replacing rows is a few ``index_copy_`` calls.
+Both split a budget evenly over groups, :func:`group_quotas`: a buffer's
+``max_size`` over experiences or classes, a loader's ``batch_size`` over
+datasets or tasks. A buffer keeps in each group the rows of highest priority,
+:func:`keep_top_per_group`, in a :class:`SlotStorage` allocated once, so that
+replacing rows is a few ``index_copy_`` calls. A loader plans a whole epoch of
+batches of row positions with a few vectorised operations, :func:`epoch_batches`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from cltutor.data import ClassificationDataset
 
-__all__ = ["group_quotas", "keep_top_per_group", "SlotStorage"]
+__all__ = ["group_quotas", "keep_top_per_group", "epoch_batches", "shuffled_passes", "SlotStorage"]
 
 FIELDS = ("x", "y", "t", "group", "priority")  # what every slot holds
 
 
 def group_quotas(max_size: int, n_groups: int, total_groups: int | None = None) -> list[int]:
-    """Slots per group, groups in order.
+    """Slots (or batch rows) per group, groups in order.
 
     Adaptive (``total_groups=None``): ``max_size // n_groups`` each, plus one to each
     of the first ``max_size % n_groups`` groups. Fixed: ``max_size // total_groups``
@@ -69,6 +73,73 @@ def keep_top_per_group(group_pos: Tensor, priority: Tensor, quotas: Tensor) -> T
     keep.scatter_(0, order, kept)
     return keep
 
+
+def _chunks(n: int, b: int, steps: int, cycle: bool) -> Tensor:
+    """Rows a group of ``n`` gives to each of ``steps`` batches, shape ``(steps,)``.
+
+    A cycling group always gives ``b`` (its passes run end to end, reshuffled);
+    another gives ``b, ..., b, n % b`` over one pass and then nothing.
+    """
+    if n == 0:
+        return torch.zeros(steps, dtype=torch.long)
+    if cycle:
+        return torch.full((steps,), b, dtype=torch.long)
+    one_pass = torch.tensor([b] * (n // b) + ([n % b] if n % b else []))[:steps]
+    return torch.cat([one_pass, torch.zeros(steps - len(one_pass), dtype=torch.long)])
+
+
+def shuffled_passes(n: int, passes: int, generator: torch.Generator | None = None,
+                    shuffle: bool = True) -> Tensor:
+    """``passes`` orders of ``range(n)`` end to end, shape ``(passes * n,)``; shuffled each."""
+    if not shuffle:
+        return torch.arange(n).repeat(passes)
+    if passes == 1:
+        return torch.randperm(n, generator=generator)
+    return torch.argsort(torch.rand(passes, n, generator=generator), dim=1).flatten()
+
+
+def epoch_batches(
+    groups: Sequence[Tensor],
+    sizes: Sequence[int],
+    steps: int,
+    cycle: Sequence[bool],
+    generator: torch.Generator | None = None,
+    shuffle: bool = True,
+) -> list[Tensor]:
+    """One epoch of batches of positions: each batch is group 0's rows, then group 1's, ...
+
+    Parameters
+    ----------
+    groups : list of Tensor
+        Positions of each group's rows (in the dataset the batches index).
+    sizes : list of int
+        Rows per batch from each group.
+    steps : int
+        Batches in the epoch.
+    cycle : list of bool
+        Whether each group restarts (reshuffled) when exhausted, or drops out.
+
+    Returns
+    -------
+    list of ``steps`` long tensors, built with a handful of vectorised ops.
+    """
+    chunks = torch.stack([_chunks(len(g), b, steps, c)
+                          for g, b, c in zip(groups, sizes, cycle, strict=True)], 1)  # (S, G)
+    batch_sizes = chunks.sum(1)  # (S,)
+    batch_start = torch.cumsum(batch_sizes, 0) - batch_sizes  # (S,)
+    group_start = torch.cumsum(chunks, 1) - chunks  # (S, G) offset of a group in its batch
+    flat = torch.empty(int(batch_sizes.sum()), dtype=torch.long)
+    for g, rows in enumerate(groups):
+        used = int(chunks[:, g].sum())
+        if used == 0:
+            continue
+        order = shuffled_passes(len(rows), -(-used // len(rows)), generator, shuffle)  # (>= used,)
+        step = torch.repeat_interleave(torch.arange(steps), chunks[:, g])  # (used,)
+        first = torch.cumsum(chunks[:, g], 0) - chunks[:, g]  # first element of each chunk
+        within = torch.arange(used) - first.index_select(0, step)
+        where = batch_start.index_select(0, step) + group_start[:, g].index_select(0, step)
+        flat.index_copy_(0, where + within, rows.index_select(0, order[:used]))
+    return list(flat.split(batch_sizes.tolist()))
 
 
 class SlotStorage:

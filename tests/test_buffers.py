@@ -20,6 +20,7 @@ from cltutor.buffers import (
     make_storage_policy,
 )
 from cltutor.data import ClassificationDataset, Experience
+from cltutor.sampling import group_quotas, keep_top_per_group
 from cltutor.selection import (
     ClosestToCenterSelectionStrategy,
     HerdingSelectionStrategy,
@@ -29,7 +30,6 @@ from cltutor.selection import (
     herding_order,
     make_selection_strategy,
 )
-from cltutor.slots import group_quotas, keep_top_per_group
 
 
 # -- helpers -------------------------------------------------------------------
@@ -278,6 +278,10 @@ def test_empty_buffer_and_ext_mem_view():
     assert {k: len(v) for k, v in buf.ext_mem.items()} == {0: 3, 1: 3}
     assert isinstance(buf.buffer_groups[0], BufferGroup)
     assert buf.ext_mem[1].targets.tolist() == [1, 1, 1]
+    groups = buf.buffer_groups
+    assert buf.buffer_groups is groups  # cached until the next update
+    feed(buf, make_exp([2], 5, 1, 100))
+    assert buf.buffer_groups is not groups and list(buf.buffer_groups) == [0, 1, 2]
 
 
 def test_buffer_moves_data_to_the_strategy_device_and_keeps_transform():

@@ -17,8 +17,8 @@ from cltutor.loaders import (
     ReplayDataLoader,
     TaskBalancedDataLoader,
     make_generator,
-    split_batch,
 )
+from cltutor.sampling import epoch_batches, group_quotas
 
 
 def labelled(n: int, label: int, start: int = 0, t: int | torch.Tensor = 0,
@@ -48,10 +48,24 @@ class PlainDataset(Dataset):
         return self.ds.x[i], self.ds.y[i], self.ds.t[i]
 
 
-def test_split_batch():
-    assert split_batch(10, 3) == [4, 3, 3]
-    assert split_batch(5, 5) == [1] * 5
-    assert split_batch(32, 1) == [32]
+def test_batch_split_over_groups():
+    assert group_quotas(10, 3) == [4, 3, 3]
+    assert group_quotas(5, 5) == [1] * 5
+    assert group_quotas(32, 1) == [32]
+
+
+def test_epoch_batches_by_hand_without_shuffling():
+    groups = [torch.arange(0, 3), torch.arange(3, 8)]
+    batches = epoch_batches(groups, [2, 2], steps=3, cycle=[True, False], shuffle=False)
+    # group 0 cycles (0 1 2 0 1 2) and always gives 2; group 1 gives 2, 2, 1 then stops
+    assert [b.tolist() for b in batches] == [[0, 1, 3, 4], [2, 0, 5, 6], [1, 2, 7]]
+
+
+def test_empty_data_gives_an_empty_epoch():
+    empty = labelled(0, 0)
+    assert list(ReplayDataLoader(empty, labelled(3, 1), batch_size=4)) == []
+    assert list(TaskBalancedDataLoader(empty, batch_size=4)) == []
+    assert len(GroupBalancedDataLoader([empty, empty], batch_size=4)) == 0
 
 
 def test_batch_loader_and_generator():
