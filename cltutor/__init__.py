@@ -79,7 +79,7 @@ from cltutor.vision import (
 _LAZY_SUBMODULES = ("plots", "liveplot", "widgets", "playground")
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _LAZY_SUBMODULES:
         import importlib
 
