@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from cltutor.metrics import (
     forward_transfer_metrics,
     loss_metrics,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "Metric", "accuracy_metrics", "loss_metrics", "forgetting_metrics", "bwt_metrics",
@@ -119,7 +122,7 @@ class EvaluationPlugin(SupervisedPlugin):
                         "after_training_epoch")
 
     def __init__(self, *metrics: Metric | Sequence[Metric],
-                 loggers: Sequence[BaseLogger] | None = None) -> None:
+                 loggers: BaseLogger | Sequence[BaseLogger] | None = None) -> None:
         self.metrics = self._check_metrics(metrics)
         self.loggers = self._check_loggers(loggers)
         self._names = {(m.kind, m.level): str(m) for m in self.metrics}  # name heads
@@ -239,7 +242,7 @@ class EvaluationPlugin(SupervisedPlugin):
         """The "init" row: the "test" stream's accuracies before any training."""
         return self.get_init_accuracy()
 
-    def to_dataframe(self) -> Any:
+    def to_dataframe(self) -> pd.DataFrame:
         """Every matrix cell as a tidy DataFrame.
 
         Columns: ``stream``, ``trained_exp`` (-1: before any training),

@@ -198,6 +198,8 @@ class InteractiveLogger(TextLogger):
 
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
         bar = self._train_bar
+        if bar is None:  # attached in the middle of an epoch
+            return
         bar.done += 1
         if bar.done >= bar.next:
             bar.refresh()
@@ -217,6 +219,8 @@ class InteractiveLogger(TextLogger):
 
     def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
         bar = self._eval_bar
+        if bar is None:  # attached in the middle of an epoch
+            return
         bar.done += 1
         if bar.done >= bar.next:
             bar.refresh()

@@ -21,11 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "average_accuracy",
@@ -374,7 +377,9 @@ def parse_metric_name(name: str) -> dict[str, Any]:
     return out
 
 
-def results_to_dataframe(results: Mapping[str, float] | Sequence[Mapping[str, float]]) -> Any:
+def results_to_dataframe(
+    results: Mapping[str, float] | Sequence[Mapping[str, float]],
+) -> pd.DataFrame:
     """A tidy DataFrame of the metrics ``train()``/``eval()`` return.
 
     Parameters

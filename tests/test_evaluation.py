@@ -521,10 +521,39 @@ def test_naive_with_default_and_no_evaluator(capsys):
     assert "Top1_Acc_Exp 0." in capsys.readouterr().out
 
 
-def test_every_callback_name_is_covered_by_the_driver():
-    # the fake strategy above fires every training and eval callback of the interface
-    assert TRAIN_CALLBACKS[1:4] == ("before_train_dataset_adaptation",
-                                    "after_train_dataset_adaptation", "before_training_exp")
-    assert TRAIN_CALLBACKS[5:13][0] == "before_training_iteration"
-    assert TRAIN_CALLBACKS[5:13][-1] == "after_training_iteration"
-    assert len(EVAL_CALLBACKS) == 10
+class EveryCallback(BaseLogger):
+    """Overrides all callbacks and records their names."""
+
+    def __init__(self):
+        self.calls = []
+
+
+for _name in (*TRAIN_CALLBACKS, *EVAL_CALLBACKS):
+    setattr(EveryCallback, _name,
+            lambda self, strategy, _n=_name, **kw: self.calls.append(_n))
+
+
+def test_every_callback_is_forwarded_in_the_documented_order():
+    logger = EveryCallback()
+    plugin = EvaluationPlugin(loggers=[logger])
+    assert plugin.overridden_callbacks() == [*TRAIN_CALLBACKS, *EVAL_CALLBACKS]
+    s = new_strategy()
+    exp = make_stream("train", [4])[0]
+    run_train(plugin, s, [exp], one_perfect_epoch)
+    run_eval(plugin, s, make_stream("test", [4]), [4])
+    iteration = list(TRAIN_CALLBACKS[5:13])  # before_training_iteration .. after_training_it.
+    assert logger.calls == [*TRAIN_CALLBACKS[:5], *iteration, *TRAIN_CALLBACKS[13:],
+                            *EVAL_CALLBACKS]  # one minibatch each
+
+
+def test_progress_bar_refreshes_in_chunks():
+    from cltutor.loggers import _Progress
+
+    progress = _Progress(total=1000, desc="epoch", file=io.StringIO(), interval=10.0)
+    for _ in range(1000):  # the loop InteractiveLogger runs per iteration
+        progress.done += 1
+        if progress.done >= progress.next:
+            progress.refresh()
+    assert progress.bar.n == 1  # refreshed once; the next refresh is ~10 s of steps away
+    progress.close()
+    assert progress.bar.n == 1000
