@@ -11,6 +11,9 @@ the same matrix as a loop over experiences. One matrix is kept per evaluated
 stream name; :attr:`EvaluationPlugin.accuracy_matrix` is the "test" stream's.
 
 Metric names follow Avalanche, e.g. ``Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp001``.
+Two departures: a stream-level name leaves the task part out when the stream
+mixes task labels (Avalanche writes the last experience's), and forgetting,
+BWT and forward transfer are emitted only where defined (Avalanche emits 0).
 Training metrics keep counts and loss sums on the device and synchronise with
 the host once per epoch. Loggers receive every emitted value as it happens.
 """
