@@ -72,8 +72,18 @@ class _NotBuilt(nn.Module):
         )
 
 
-def _check_number(name: str, value: Any, low: float, example: float, strict: bool = False,
-                  high: float | None = None) -> None:
+# name: (lower bound, lower bound excluded?, upper bound, a sensible value)
+_BOUNDS: dict[str, tuple[float, bool, float | None, float]] = {
+    "lr": (0, True, None, 0.001), "inc_lr": (0, True, None, 0.001),
+    "momentum": (0, False, None, 0.9), "l2": (0, False, None, 0.0005),
+    "init_update_rate": (0, True, 1, 0.01), "inc_update_rate": (0, False, 1, 5e-5),
+    "max_r_max": (1, False, None, 1.25), "max_d_max": (0, False, None, 0.5),
+    "inc_step": (0, False, None, 4.1e-5), "ewc_lambda": (0, False, None, 0),
+}
+
+
+def _check_number(name: str, value: Any) -> None:
+    low, strict, high, example = _BOUNDS[name]
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
     if not ok:
@@ -189,16 +199,13 @@ class AR1(Naive):
         inc_lr: float | None = None,
         seed: int | None = None,
     ) -> None:
-        for name, value, low, example, strict, high in [
-            ("lr", lr, 0, 0.001, True, None), ("momentum", momentum, 0, 0.9, False, None),
-            ("l2", l2, 0, 0.0005, False, None), ("ewc_lambda", ewc_lambda, 0, 0, False, None),
-            ("init_update_rate", init_update_rate, 0, 0.01, True, 1),
-            ("inc_update_rate", inc_update_rate, 0, 5e-5, False, 1),
-            ("max_r_max", max_r_max, 1, 1.25, False, None),
-            ("max_d_max", max_d_max, 0, 0.5, False, None),
-            ("inc_step", inc_step, 0, 4.1e-5, False, None),
-        ] + ([("inc_lr", inc_lr, 0, 0.001, True, None)] if inc_lr is not None else []):
-            _check_number(name, value, low, example, strict, high)
+        numbers = dict(lr=lr, inc_lr=inc_lr, momentum=momentum, l2=l2,
+                       init_update_rate=init_update_rate, inc_update_rate=inc_update_rate,
+                       max_r_max=max_r_max, max_d_max=max_d_max, inc_step=inc_step,
+                       ewc_lambda=ewc_lambda)
+        for name, value in numbers.items():
+            if value is not None or name != "inc_lr":  # inc_lr=None means "keep lr"
+                _check_number(name, value)
         self._check_ints(rm_sz, latent_layer_num, num_classes, model)
         if not isinstance(freeze_below_layer, str):
             raise TypeError(
