@@ -115,6 +115,29 @@ def test_reference_batch_is_balanced_and_random():
     assert len(set(draws)) > 15  # a fresh random batch each time
 
 
+class _SpyAGEM(AGEMPlugin):
+    """Records which experience every pattern of every reference batch came from."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batches: list[list[int]] = []
+
+    def sample_memory(self):
+        x, y = super().sample_memory()
+        self.batches.append(torch.bincount(x[:, 0].long(), minlength=3).tolist())
+        return x, y
+
+
+def test_reference_batches_during_training_are_balanced_over_past_experiences():
+    plugin = _SpyAGEM(patterns_per_experience=12, sample_size=7, seed=0)
+    strategy = _strategy(nn.Linear(3, 2), plugin, mb=10)
+    for exp in _id_stream([30, 30, 30]):
+        strategy.train(exp)
+    # experience 1: 3 steps against one memory; experience 2: 3 steps against two
+    assert plugin.batches == [[7, 0, 0]] * 3 + [[4, 3, 0]] * 3
+    assert plugin.n_steps == 6
+
+
 def test_seed_makes_memory_and_batches_reproducible():
     def run():
         plugin = AGEMPlugin(patterns_per_experience=5, sample_size=4, seed=3)
