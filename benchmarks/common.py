@@ -33,9 +33,10 @@ def _row_dataset(ds: ClassificationDataset, n: int) -> ClassificationDataset:
 
 def _materialise(exp_ds: ClassificationDataset, big: Tensor, gen: torch.Generator) -> None:
     """Replace the source indices of one experience by noisy 28x28 images, in place."""
-    x = big.index_select(0, exp_ds.x)  # (n, 1, 28, 28), the only copy made
-    for chunk in x.split(8192):  # noise a chunk at a time: no second full-size buffer
-        chunk.add_(torch.randn(chunk.shape, generator=gen), alpha=NOISE_STD).clamp_(0.0, 1.0)
+    x = big.index_select(0, exp_ds.x)  # (n, 1, 28, 28), the only full-size copy
+    noise = torch.empty_like(x[:8192])  # reused: no second full-size buffer
+    for chunk in x.split(8192):
+        chunk.add_(noise[: len(chunk)].normal_(0.0, NOISE_STD, generator=gen)).clamp_(0.0, 1.0)
     exp_ds.x = x
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -307,7 +308,7 @@ def rotation_angles(
             f"{len(angles)}: {angles}. Pass n_experiences={len(angles)} or fix the list."
         )
     for a in angles:
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not -180 <= a <= 180:
+        if isinstance(a, bool) or not isinstance(a, numbers.Real) or not -180 <= a <= 180:
             raise ValueError(
                 f"rotations_list angles must be numbers of degrees in [-180, 180], got {a!r}. "
                 f"Example: rotations_list=[0, 45, 90]."

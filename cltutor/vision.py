@@ -15,6 +15,7 @@ the files expected and the offline alternative, :func:`~cltutor.SplitDigits`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -481,7 +482,7 @@ def RotatedMNIST(
     _check_seed(seed)
     angles = rotation_angles(n_experiences, rotations_list, seed)
     train_ds, test_ds = _mnist_domain(dataset_root, download)
-    views = [lambda x, a=a: rotate_images(x, a) for a in angles]
+    views = [functools.partial(rotate_images, angle=a) for a in angles]
     return domain_incremental_benchmark(
         train_ds, test_ds, views, return_task_id=return_task_id, name="RotatedMNIST"
     )

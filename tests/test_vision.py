@@ -162,10 +162,13 @@ def test_permuted_mnist_one_permutation_per_experience(mnist_root):
         xk = torch.cat([tr.dataset.x, te.dataset.x]).reshape(-1, 784)
         assert xk.dtype == torch.uint8
         assert tr.classes_in_this_experience == list(range(10))
-        # recover the permutation column by column from the random images, then apply it
-        match = (xk.T[:, None, :] == orig.T[None, :, :]).all(-1)  # (784 new, 784 old)
-        assert bool((match.sum(1) == 1).all())  # every new pixel is exactly one old pixel
-        perm = match.float().argmax(1)
+        # recover the permutation from the random images (a random projection of each pixel
+        # column is a unique key), then check it exactly
+        w = torch.rand(len(orig), dtype=torch.float64)
+        key_old, key_new = orig.T.double() @ w, xk.T.double() @ w  # (784,) each
+        assert len(key_old.unique()) == 784
+        sorted_old, pos = key_old.sort()
+        perm = pos[torch.searchsorted(sorted_old, key_new).clamp(max=783)]
         assert sorted(perm.tolist()) == list(range(784))
         assert torch.equal(xk, orig[:, perm])
         assert torch.equal(perm, torch.arange(784)) == (k == 0)  # identity only first
