@@ -163,7 +163,11 @@ class ExemplarsBuffer:
         quotas = torch.tensor(self.get_group_lengths(len(keys)), device=st.x.device)
         all_group = torch.cat([st.group[:n], group])  # (n + N,), stored rows first
         all_priority = torch.cat([st.priority[:n], priority])
-        keep = keep_top_per_group(torch.searchsorted(keys, all_group), all_priority, quotas)
+        # key -> position 0..G-1 by a table and one gather: torch.searchsorted splits even a
+        # few hundred rows over the CPU thread pool, ~10 ms a call when the CPU is busy
+        position = keys.new_zeros(max(self._keys, default=-1) + 1)  # (max key + 1,)
+        position.index_copy_(0, keys, torch.arange(len(keys), device=keys.device))
+        keep = keep_top_per_group(position.index_select(0, all_group), all_priority, quotas)
         rows = keep[n:].nonzero().flatten()  # (r,) new rows that enter
         at = rows.to(data.device)
         st.rewrite(keep[:n], {

@@ -162,6 +162,22 @@ def test_class_balanced_order_is_ascending_ids_not_set_order():
     assert group_sizes(buf) == {3: 4, 17: 3, 50: 3}
 
 
+def test_sparse_group_keys_map_to_positions_without_searchsorted(monkeypatch):
+    # searchsorted wakes the CPU thread pool (~10 ms a call on a busy machine): the update
+    # maps keys to positions with a lookup table instead
+    def refuse(*args, **kwargs):
+        raise AssertionError("the buffer update must not call torch.searchsorted")
+
+    monkeypatch.setattr(torch, "searchsorted", refuse)
+    buf = ClassBalancedBuffer(11, seed=0)
+    feed(buf, make_exp([50, 3, 17], 20))
+    feed(buf, make_exp([8], 20, start=60))
+    assert group_sizes(buf) == {3: 3, 8: 3, 17: 3, 50: 2}  # 11 = 2 * 4 + 3, ascending ids
+    labels = buf.buffer.targets
+    for c, size in group_sizes(buf).items():
+        assert int((labels == c).sum()) == size  # each group holds its own class only
+
+
 def test_class_balanced_small_class_and_recurring_class():
     buf = ClassBalancedBuffer(9, seed=0)
     feed(buf, sized_exp({0: 1, 1: 30, 2: 30}, 0, 0))
