@@ -149,8 +149,23 @@ def test_memory_fills_up_before_replacing():
         counts.append(torch.bincount(strategy.rm[1] // 2, minlength=4).tolist())
     assert counts[0] == [40, 0, 0, 0]
     assert counts[1] == [40, 40, 0, 0]
-    assert counts[2] == [40, 40, 20, 0]  # 20 free slots left
+    # 20 free slots left, but the share is h = 100 // 3 = 33: 13 random old slots go too
+    assert counts[2][2] == 33 and sum(counts[2]) == 100 and counts[2][0] + counts[2][1] == 67
     assert counts[3][3] == 100 // 4 and sum(counts[3]) == 100  # full: h = 25 replacements
+
+
+def test_an_experience_meeting_a_nearly_full_memory_still_stores_its_share():
+    stream = _label_stream([29, 50, 50])
+    strategy = _ar1(model=_LabelLatent(8), rm_sz=30, train_mb_size=8)
+    counts = []
+    for exp in stream:
+        strategy.train(exp)
+        z, y = strategy.rm
+        assert torch.equal(z[:, 0], y.float())  # pairs intact in replaced slots too
+        counts.append(torch.bincount(y // 2, minlength=3).tolist())
+    assert counts[0] == [29, 0, 0]
+    assert counts[1] == [15, 15, 0]  # 1 free slot + 14 replaced: h = 30 // 2, not 1
+    assert counts[2][2] == 10 and sum(counts[2]) == 30  # full: h = 30 // 3
 
 
 def test_replay_rows_reshuffle_and_cycle_the_memory():

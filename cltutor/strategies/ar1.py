@@ -122,8 +122,9 @@ class AR1(Naive):
         the first experience, fixed at the maximum afterwards.
     inc_step : float, default 4.1e-5
     rm_sz : int, default 1500
-        Latent memory size. It fills up first; once full, experience ``i``
-        (0-based) replaces ``rm_sz // (i + 1)`` random slots.
+        Latent memory size. It fills up first; experience ``i`` (0-based) stores
+        at least ``rm_sz // (i + 1)`` latents, replacing random old ones when
+        the free slots are too few.
     freeze_below_layer : str, default "end_features"
         Parameters registered before this module or parameter are frozen after
         the first experience (it stays trainable). The layers below the latent
@@ -377,25 +378,28 @@ class AR1(Naive):
     # -- the latent memory -----------------------------------------------------------
     @torch.no_grad()
     def _update_latent_memory(self) -> None:
-        """Fill the memory up to ``rm_sz``; once full, replace ``rm_sz // (i+1)`` slots."""
+        """Fill free slots, then replace random old ones, up to ``rm_sz // (i+1)`` latents in all.
+
+        The share ``h`` holds even when the memory is nearly full: an experience that
+        finds 9 free slots of 300 still stores ``h`` latents, not 9.
+        """
         i = self.clock.train_exp_counter - 1  # the experience just trained
         data = self.adapted_dataset
         n, free = len(data), self.rm_sz - self.n_memory
-        if free > 0:
-            src = torch.randperm(n, generator=self._rng)[:free]
-            slots = torch.arange(self.n_memory, self.n_memory + len(src))
-        else:
-            h = min(self.rm_sz // (i + 1), n)
-            src = torch.randperm(n, generator=self._rng)[:h]
-            slots = torch.randperm(self.rm_sz, generator=self._rng)[:h]
+        fill = min(free, n)
+        h = min(self.rm_sz // (i + 1), n)
+        src = torch.randperm(n, generator=self._rng)[: max(fill, h)]
+        slots = torch.arange(self.n_memory, self.n_memory + fill)
+        if h > fill:  # too few free slots: overwrite random occupied ones for the rest
+            old = torch.randperm(self.n_memory, generator=self._rng)[: h - fill]
+            slots = torch.cat([slots, old])
         z, y = self._latents(data, src)  # (k, C, h, w), (k,): computed and stored together
         if self.rm_z is None:
             self.rm_z = z.new_empty((self.rm_sz, *z.shape[1:]))
             self.rm_y = y.new_empty(self.rm_sz)
         slots = slots.to(self.device)
         self.rm_z[slots], self.rm_y[slots] = z, y
-        if free > 0:
-            self.n_memory += len(src)
+        self.n_memory += fill
 
     def _latents(self, data: Any, idx: Tensor) -> tuple[Tensor, Tensor]:
         """Latent activations of ``data[idx]`` with the lower layers in eval mode."""
