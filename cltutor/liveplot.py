@@ -27,14 +27,18 @@ from cltutor.plots import plot_forgetting_curves
 __all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel", "redraw_due"]
 
 
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel, where ``display`` reaches a front end."""
+def _shell() -> Any:
+    """The running IPython shell, or None."""
     try:
         from IPython import get_ipython
     except ImportError:  # IPython is optional outside notebooks
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+        return None
+    return get_ipython()
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel, where ``display`` reaches a front end."""
+    return getattr(_shell(), "kernel", None) is not None
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -45,13 +49,13 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
 
 
 def redraw_due(elapsed: float, min_interval: float, last_cost: float,
-               max_share: float = 0.2) -> bool:
+               max_share: float = 0.1) -> bool:
     """Whether a throttled redraw may happen ``elapsed`` seconds after the last one.
 
     It waits at least ``min_interval`` seconds, and long enough that drawing (which
     took ``last_cost`` seconds last time) uses at most ``max_share`` of the time.
 
-    >>> redraw_due(0.3, 0.2, 0.01), redraw_due(0.3, 0.2, 0.1)
+    >>> redraw_due(0.3, 0.2, 0.01), redraw_due(0.3, 0.2, 0.05)
     (True, False)
     """
     return elapsed >= max(min_interval, last_cost / max_share)
@@ -130,10 +134,11 @@ class LivePlotLogger(BaseLogger):
     stream : str, default "test"
         Name of the evaluated stream whose accuracies are plotted.
     min_interval : float, default 0.2
-        Least seconds between two redraws during training, raised to 5 times
-        the last drawing time so drawing costs at most 20% of the run (see
-        :func:`redraw_due`). A skipped redraw happens at the end of ``train()``
-        or of a top-level ``eval()``.
+        Least seconds between two redraws, raised to 10 times the last drawing
+        time so drawing costs about 10% of the run at most (see :func:`redraw_due`).
+        The last state is always drawn: in Jupyter when the running cell ends
+        (call :meth:`flush` to draw it sooner), elsewhere at the end of each
+        ``train()`` or top-level ``eval()``.
 
     Attributes
     ----------
@@ -184,6 +189,7 @@ class LivePlotLogger(BaseLogger):
         self._trained: int | None = None  # current_experience of the last trained experience
         self._training = False
         self._pending = False
+        self._hooked = False  # a redraw is booked for the end of the running cell
         self._cost = 0.0  # seconds the last redraw took
         self._last = float("-inf")  # perf_counter() at the end of the last redraw
 
@@ -223,19 +229,30 @@ class LivePlotLogger(BaseLogger):
         self._pending = True
 
     def after_eval(self, strategy: Any, **kwargs: Any) -> None:
-        if self._training:
-            self._maybe_redraw()
-        else:  # a top-level eval(): the learner waits for this picture
-            self.flush()
+        self._maybe_redraw(final=not self._training)  # a top-level eval() ends here
 
     def after_training(self, strategy: Any, **kwargs: Any) -> None:
         self._training = False
-        self.flush()
+        self._maybe_redraw(final=True)
 
     # -- drawing -------------------------------------------------------------------
-    def _maybe_redraw(self) -> None:
+    def _maybe_redraw(self, final: bool = False) -> None:
+        """Redraw if due. At the end of a call, a skipped redraw is owed: outside
+        Jupyter (no picture to render) it happens now, in a kernel when the cell ends."""
+        if not self._pending:
+            return
         if redraw_due(time.perf_counter() - self._last, self.min_interval, self._cost):
             self.redraw()
+        elif final and not in_kernel():
+            self.flush()
+        elif final and not self._hooked:
+            _shell().events.register("post_run_cell", self._flush_at_cell_end)
+            self._hooked = True
+
+    def _flush_at_cell_end(self, *args: Any) -> None:
+        _shell().events.unregister("post_run_cell", self._flush_at_cell_end)
+        self._hooked = False
+        self.flush()
 
     def flush(self) -> None:
         """Redraw now if anything changed since the last redraw."""

@@ -1,5 +1,7 @@
 """The live forgetting-curve logger: what it records, what it draws, how often it redraws."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -70,12 +72,13 @@ def test_throttles_redraws_during_training_and_draws_the_last_state(bench):
     assert curves(live)["exp 0"][1][0] == pytest.approx(init)
 
 
-def test_redraw_due_waits_min_interval_and_five_drawing_times():
+def test_redraw_due_waits_min_interval_and_ten_drawing_times():
     assert liveplot.redraw_due(0.2, 0.2, 0.0)
     assert not liveplot.redraw_due(0.19, 0.2, 0.0)
-    assert not liveplot.redraw_due(0.4, 0.2, 0.1)  # drawing takes 0.1 s: wait 0.5 s
-    assert liveplot.redraw_due(0.5, 0.2, 0.1)
+    assert not liveplot.redraw_due(0.9, 0.2, 0.1)  # drawing takes 0.1 s: wait 1 s
+    assert liveplot.redraw_due(1.0, 0.2, 0.1)
     assert liveplot.redraw_due(0.06, 0.0, 0.01, max_share=0.2)
+    assert not liveplot.redraw_due(0.06, 0.0, 0.01)
 
 
 def test_ignores_other_streams(bench):
@@ -146,6 +149,40 @@ def test_figure_view_clears_an_output_widget(monkeypatch):
     assert [e[0] for e in events] == ["clear", "show"]
     assert events[0][1] is True
     assert view.shown == 1
+
+
+class FakeEvents:
+    def __init__(self):
+        self.callbacks = []
+
+    def register(self, event, fn):
+        assert event == "post_run_cell"
+        self.callbacks.append(fn)
+
+    def unregister(self, event, fn):
+        self.callbacks.remove(fn)
+
+
+def test_in_a_kernel_the_skipped_last_redraw_happens_when_the_cell_ends(bench, monkeypatch):
+    import IPython.display
+
+    shell = SimpleNamespace(kernel=object(), events=FakeEvents())
+    monkeypatch.setattr(liveplot, "_shell", lambda: shell)
+    handle = FakeHandle()
+    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: handle)
+    live = LivePlotLogger(min_interval=100.0)
+    strategy = make_strategy(live, epochs=3, eval_every=1)
+    for exp in bench.train_stream[:2]:
+        strategy.train(exp, eval_streams=[bench.test_stream])
+        strategy.eval(bench.test_stream)
+    assert live.redraws == 1  # only the first: every later one is within 100 s
+    assert len(shell.events.callbacks) == 1  # one redraw booked, not one per call
+    shell.events.callbacks[0](None)  # IPython runs it when the cell ends
+    assert live.redraws == 2 and shell.events.callbacks == []
+    assert len(handle.updates) == 1
+    n = n_iters(bench.train_stream[0])
+    assert curves(live)["exp 0"][0] == [x for x, _ in live.history[0]]
+    assert curves(live)["exp 0"][0][-1] == 2 * 3 * n  # the last evaluation is drawn
 
 
 def test_outside_a_kernel_nothing_is_displayed(capsys):
