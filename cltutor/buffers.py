@@ -15,6 +15,7 @@ which is arrival order for experiences and ascending ids for classes and tasks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -417,7 +418,7 @@ class ParametricBuffer(BalancedExemplarsBuffer):
                  selection_strategy: ExemplarsSelectionStrategy | None = None,
                  seed: int | None = None) -> None:
         super().__init__(max_size, seed=seed)
-        if groupby not in (None, "class", "task", "experience"):
+        if groupby not in _GROUP_KEYS:
             raise ValueError(
                 f"groupby must be None, 'class', 'task' or 'experience', got {groupby!r}."
             )
@@ -433,13 +434,7 @@ class ParametricBuffer(BalancedExemplarsBuffer):
         self.selection_strategy = selection_strategy
 
     def _group_keys(self, data: ClassificationDataset) -> Tensor:
-        if self.groupby == "class":
-            return data.targets
-        if self.groupby == "task":
-            return data.targets_task_labels
-        if self.groupby == "experience":  # the update counter: arrival order
-            return torch.full((len(data),), self._n_updates, dtype=torch.long)
-        return torch.zeros(len(data), dtype=torch.long)
+        return _GROUP_KEYS[self.groupby](self, data)
 
     def _register(self, group: Tensor) -> None:
         if self.groupby == "experience":  # a group even if empty, as ExperienceBalanced
@@ -471,7 +466,20 @@ class ParametricBuffer(BalancedExemplarsBuffer):
         return priority
 
 
-STORAGE_POLICIES = ("experience", "class", "reservoir", "parametric")
+#: groupby -> the group key of each new row, shape (N,)
+_GROUP_KEYS: dict[str | None, Callable[[ParametricBuffer, ClassificationDataset], Tensor]] = {
+    None: lambda buf, data: torch.zeros(len(data), dtype=torch.long),
+    "class": lambda buf, data: data.targets,
+    "task": lambda buf, data: data.targets_task_labels,
+    "experience": lambda buf, data: torch.full((len(data),), buf._n_updates),  # arrival order
+}
+
+_RANDOM_POLICIES = {
+    "experience": ExperienceBalancedBuffer,
+    "class": ClassBalancedBuffer,
+    "reservoir": ReservoirSamplingBuffer,
+}
+STORAGE_POLICIES = (*_RANDOM_POLICIES, "parametric")
 
 
 def make_storage_policy(
@@ -501,11 +509,7 @@ def make_storage_policy(
             f"groupby and selection only apply to kind='parametric', got kind={kind!r} with "
             f"groupby={groupby!r}, selection={selection!r}. Use kind='parametric'."
         )
-    if kind == "experience":
-        return ExperienceBalancedBuffer(mem_size, seed=seed)
-    if kind == "class":
-        return ClassBalancedBuffer(mem_size, seed=seed)
-    if kind == "reservoir":
-        return ReservoirSamplingBuffer(mem_size, seed=seed)
+    if kind in _RANDOM_POLICIES:
+        return _RANDOM_POLICIES[kind](mem_size, seed=seed)
     chooser = make_selection_strategy(selection, model, layer_name, seed=seed)
     return ParametricBuffer(mem_size, groupby=groupby, selection_strategy=chooser, seed=seed)

@@ -374,7 +374,7 @@ class GroupBalancedInfiniteDataLoader:
     >>> [y.tolist() for _, y, _ in itertools.islice(loader, 2)]
     [[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1]]
 
-    Notebook ``06_agem.ipynb`` draws memory batches this way.
+    Notebook ``04_balanced_loaders.ipynb`` compares it with the GroupBalancedDataLoader.
     """
 
     def __init__(self, datasets: Sequence[AnyDataset], batch_size: int = 32,
