@@ -21,6 +21,7 @@ import html
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import reduce
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,7 +31,12 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from cltutor.benchmarks import SplitDigits
-from cltutor.buffers import ExemplarsBuffer, make_storage_policy
+from cltutor.buffers import (
+    ClassBalancedBuffer,
+    ExemplarsBuffer,
+    ExperienceBalancedBuffer,
+    make_storage_policy,
+)
 from cltutor.data import Benchmark, ClassificationDataset, Experience
 from cltutor.liveplot import FigureView
 from cltutor.loaders import (
@@ -85,13 +91,7 @@ def buffer_history(policy: ExemplarsBuffer, experiences: Sequence[Experience]
     return counts
 
 
-def _group_word(policy: ExemplarsBuffer) -> str:
-    name = type(policy).__name__
-    if name == "ExperienceBalancedBuffer":
-        return "exp"
-    if name == "ClassBalancedBuffer":
-        return "class"
-    return getattr(policy, "groupby", None) or "all"
+_GROUP_WORDS = {ExperienceBalancedBuffer: "exp", ClassBalancedBuffer: "class"}
 
 
 def buffer_summary(policy: ExemplarsBuffer) -> str:
@@ -101,7 +101,7 @@ def buffer_summary(policy: ExemplarsBuffer) -> str:
     if groups is None:  # a reservoir: one group, the whole buffer
         lines.append(f"all: {len(policy)}/{policy.max_size}")
     else:
-        word = _group_word(policy)
+        word = _GROUP_WORDS.get(type(policy)) or getattr(policy, "groupby", None) or "all"
         lines.append("  ".join(f"{word} {k}: {len(g)}/{g.max_size}" for k, g in groups.items()))
     return "\n".join(lines)
 
@@ -116,10 +116,7 @@ def exemplar_positions(buffer: ClassificationDataset, data: ClassificationDatase
 
 
 def _seen_data(experiences: Sequence[Experience]) -> ClassificationDataset:
-    data = experiences[0].dataset
-    for exp in experiences[1:]:
-        data = data.concat(exp.dataset)
-    return data
+    return reduce(ClassificationDataset.concat, (exp.dataset for exp in experiences))
 
 
 # -- buffer explorer -------------------------------------------------------------------
@@ -183,7 +180,8 @@ class BufferExplorer:
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.6))
         self.counts: list[dict[int, int]] = []
-        for control in self._controls:
+        for control in (self.mem_size_control, self.policy_control, self.groupby_control,
+                        self.selection_control):
             control.observe(lambda change: self.rebuild(), names="value")
         self.step_button.on_click(lambda _: self.step())
         self.play_button.on_click(lambda _: self.play())
@@ -195,11 +193,6 @@ class BufferExplorer:
             self.out, self.text,
         ])
         self.reset()
-
-    @property
-    def _controls(self) -> list[W.Widget]:
-        return [self.mem_size_control, self.policy_control, self.groupby_control,
-                self.selection_control]
 
     def make_policy(self) -> ExemplarsBuffer:
         """The buffer the controls describe, empty."""
@@ -260,10 +253,17 @@ class BufferExplorer:
             positions = exemplar_positions(self.policy.buffer, seen)  # (M,)
             self.projection = (features, seen.targets, positions)
             plot_exemplar_projection(features, seen.targets, positions, ax=axes[1])
-        step = f"after {self.n_steps} of {self.benchmark.n_experiences} experiences"
-        self.summary = f"{step}\n{buffer_summary(self.policy)}"
+        self.summary = f"{self._setting()}\n{buffer_summary(self.policy)}"
         self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
         self.view.show(fig)
+
+    def _setting(self) -> str:
+        """The controls' values in one line, and where in the stream the buffer is."""
+        setting = f"policy={self.policy_control.value!r}, mem_size={self.mem_size_control.value}"
+        if self.policy_control.value == "parametric":
+            setting += (f", groupby={self.groupby_control.value!r}, "
+                        f"selection={self.selection_control.value!r}")
+        return f"{setting}; after {self.n_steps} of {self.benchmark.n_experiences} experiences"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -359,7 +359,9 @@ class LoaderInspector:
         self.text, self.out = W.HTML(), W.Output()
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.4))
-        for control in self._controls:
+        for control in (self.kind_control, self.batch_size_control, self.batch_size_mem_control,
+                        self.oversample_control, self.mem_size_control, self.step_control,
+                        self.groupby_control, self.n_batches_control):
             control.observe(lambda change: self.refresh(), names="value")
         self.reshuffle_button.on_click(lambda _: self.reshuffle())
         self.ui = W.VBox([
@@ -369,12 +371,6 @@ class LoaderInspector:
             W.HBox([self.n_batches_control, self.reshuffle_button]), self.out, self.text,
         ])
         self.refresh()
-
-    @property
-    def _controls(self) -> list[W.Widget]:
-        return [self.kind_control, self.batch_size_control, self.batch_size_mem_control,
-                self.oversample_control, self.mem_size_control, self.step_control,
-                self.groupby_control, self.n_batches_control]
 
     def reshuffle(self) -> None:
         """Draw another epoch (the next seed)."""

@@ -242,6 +242,15 @@ def test_exemplar_projection_label_length_error():
         plots.plot_exemplar_projection(torch.rand(4, 3), [0, 1], [0])
 
 
+def test_live_plot_names_are_found_from_plots():
+    from cltutor.liveplot import FigureView, LivePlotLogger
+    from cltutor.plots import LivePlotLogger as FromPlots
+
+    assert FromPlots is LivePlotLogger and plots.FigureView is FigureView
+    with pytest.raises(AttributeError, match="module 'cltutor.plots' has no attribute 'nope'"):
+        plots.nope  # noqa: B018
+
+
 def test_plots_do_not_change_rcparams():
     before = dict(matplotlib.rcParams)
     plots.plot_accuracy_matrix(np.eye(2))

@@ -95,6 +95,9 @@ def test_groupby_and_selection_apply_to_the_parametric_buffer_only(bench):
     explorer.step_button.click()
     explorer.groupby_control.value = "experience"
     assert "experience 0: 15/15  experience 1: 15/15" in explorer.summary
+    assert explorer.summary.startswith(
+        "policy='parametric', mem_size=30, groupby='experience', selection='random'; "
+        "after 2 of 5 experiences\n")
     explorer.groupby_control.value = "class"
     assert explorer.counts[-1] == {c: 30 // 4 + (i < 2) for i, c in
                                    enumerate(sorted(bench.classes_order[:4]))}
