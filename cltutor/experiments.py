@@ -55,6 +55,7 @@ def make_strategy(
     device: str = "auto",
     seed: int | None = None,
     evaluator: EvaluationPlugin | None = None,
+    eval_every: int = -1,
     **options: Any,
 ) -> Naive:
     """A strategy by name: ``"naive"``, ``"replay"``, ``"agem"`` or ``"ar1"``.
@@ -66,7 +67,7 @@ def make_strategy(
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
     common = dict(train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=256,
-                  device=device, evaluator=evaluator, seed=seed)
+                  device=device, evaluator=evaluator, seed=seed, eval_every=eval_every)
     if name == "ar1":
         from cltutor.strategies.ar1 import AR1
 
@@ -86,6 +87,7 @@ def make_strategy(
         return Replay(model, optimizer, mem_size=mem_size, storage_policy=policy, **common)
     from cltutor.strategies.agem import AGEM
 
+    options.setdefault("patterns_per_experience", 100)
     return AGEM(model, optimizer, **options, **common)
 
 
@@ -149,9 +151,14 @@ def run_experiment(
     device: str = "auto",
     progress: bool = True,
     loggers: Sequence[Any] = (),
+    eval_every: int = -1,
     **options: Any,
 ) -> ExperimentResult:
     """Train ``strategy`` on each experience of ``benchmark``, evaluating after each one.
+
+    With ``eval_every=k > 0`` the test stream is also evaluated every ``k``
+    epochs during training, which gives live forgetting curves more points;
+    the accuracy matrix still holds the evaluation at the end of each experience.
 
     Examples
     --------
@@ -169,11 +176,11 @@ def run_experiment(
                                  loggers=all_loggers)
     cl = make_strategy(strategy, model, bm, lr=lr if lr is not None else DEFAULT_LR[strategy],
                        epochs=epochs, batch_size=batch_size, device=device, seed=seed,
-                       evaluator=evaluator, **options)
+                       evaluator=evaluator, eval_every=eval_every, **options)
     start = time.perf_counter()
     for exp in bm.train_stream:
-        cl.train(exp)
-        cl.eval(bm.test_stream)
+        cl.train(exp, eval_streams=[bm.test_stream])  # periodic evals if eval_every > -1
+        cl.eval(bm.test_stream)  # after after_training_exp: AR1's CWR* has consolidated
     seconds = time.perf_counter() - start
     config = dict(n_experiences=n_experiences, epochs=epochs, lr=lr, batch_size=batch_size,
                   seed=seed, device=str(cl.device), **options)

@@ -13,15 +13,6 @@ from cltutor.strategies.agem import AGEM, AGEMPlugin, memory_quotas, project_gra
 from cltutor.strategies.base import Naive
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models run fastest, and steadiest on a shared CPU, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # -- project_gradient ------------------------------------------------------------------
 def test_projection_on_2d_vectors_by_hand():
     g, g_ref = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])

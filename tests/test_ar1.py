@@ -22,15 +22,6 @@ from cltutor.strategies.ar1_plugins import (
 from cltutor.strategies.base import Naive
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models run fastest, and steadiest on a shared CPU, on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _stream(sizes: list[int], side: int = 8, classes_per_exp: int = 2, seed: int = 0) -> Stream:
     """Class-incremental toy images: class c is noise around a class-specific pattern."""
     gen = torch.Generator().manual_seed(seed)
