@@ -166,6 +166,8 @@ def run_experiment(
     >>> result.accuracy_matrix.shape
     (5, 5)
     """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
     torch.manual_seed(seed)  # the model's initial weights
     bm = get_benchmark(benchmark, n_experiences=n_experiences, seed=seed) \
         if isinstance(benchmark, str) else benchmark

@@ -1,0 +1,92 @@
+"""The command line and run_experiment, the function behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cltutor.__main__ import main
+from cltutor.experiments import run_experiment
+
+
+def run_cli(capsys, *args):
+    code = main(["run", "--no-progress", "--epochs", "1", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_naive_prints_the_matrix_and_summary(capsys):
+    code, out, _ = run_cli(capsys, "--benchmark", "split-digits", "--strategy", "naive",
+                           "--seed", "0")
+    assert code == 0
+    assert "naive on split-digits" in out
+    assert "after exp 4" in out and "exp 4" in out
+    result = run_experiment("split-digits", "naive", epochs=1, seed=0, progress=False)
+    assert f"average_accuracy: {result.summary['average_accuracy']:.3f}" in out
+    assert result.matrix_frame().shape == (5, 5)
+
+
+@pytest.mark.parametrize("args", [
+    ["--strategy", "replay", "--mem-size", "100", "--storage-policy", "class"],
+    ["--strategy", "replay", "--storage-policy", "parametric", "--groupby", "class",
+     "--selection", "herding", "--mem-size", "50"],
+    ["--strategy", "agem", "--benchmark", "permuted-digits", "--patterns-per-experience", "20"],
+    ["--strategy", "ar1", "--rm-sz", "200", "--batch-size", "64"],
+])
+def test_every_strategy_runs_from_the_command_line(capsys, args):
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "accuracy matrix" in out and "bwt" in out
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--benchmark", "--strategy", "--mem-size", "--storage-policy", "--groupby",
+                   "--selection", "--patterns-per-experience", "--rm-sz"):
+        assert option in out
+
+
+def test_unknown_benchmark_is_a_clear_error(capsys):
+    code, _, err = run_cli(capsys, "--benchmark", "split-imagenet")
+    assert code == 2
+    assert "split-imagenet" in err and "split-digits" in err
+
+
+def test_offline_mnist_names_dataset_root_and_the_alternative(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    from cltutor import vision
+
+    monkeypatch.setattr(vision, "load_image_dataset", _offline_loader(vision))
+    code, _, err = run_cli(capsys, "--benchmark", "split-mnist")
+    assert code == 2
+    assert "dataset_root" in err and "SplitDigits" in err
+
+
+def _offline_loader(vision):
+    """The real loader with download=False: what happens on a machine with no network."""
+    real = vision.load_image_dataset
+
+    def load(*args, **kwargs):
+        kwargs["download"] = False
+        return real(*args, **kwargs)
+
+    return load
+
+
+def test_eval_every_gives_the_same_matrix():
+    a = run_experiment("split-digits", "replay", epochs=2, progress=False, mem_size=50)
+    b = run_experiment("split-digits", "replay", epochs=2, progress=False, mem_size=50,
+                       eval_every=1)
+    assert np.array_equal(a.accuracy_matrix, b.accuracy_matrix)
+
+
+def test_bad_strategy_and_options():
+    with pytest.raises(ValueError, match=r"strategy must be one of .*got 'ewc'"):
+        run_experiment("split-digits", "ewc", progress=False)
+    with pytest.raises(ValueError, match=r"naive takes no strategy options, got \['mem_size'\]"):
+        run_experiment("split-digits", "naive", progress=False, mem_size=10)
+    with pytest.raises(ValueError, match=r"model must be 'mlp' or 'cnn', got 'resnet'"):
+        run_experiment("split-digits", "naive", model="resnet", progress=False)
