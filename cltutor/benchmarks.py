@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import functools
 import importlib
-import math
 import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.loaders import make_generator
+from cltutor.transforms import permute_pixels, rotate_images
 
 __all__ = [
     "class_incremental_benchmark",
     "domain_incremental_benchmark",
-    "permute_pixels",
-    "rotate_images",
     "digits_train_test",
     "SplitDigits",
     "PermutedDigits",
@@ -88,11 +86,6 @@ def _check_dataset(name: str, ds: ClassificationDataset) -> None:
         raise ValueError(f"{name} is empty; a benchmark needs at least one sample.")
 
 
-def _generator(seed: int | None) -> torch.Generator | None:
-    """A local generator for ``seed``; None means torch's global generator."""
-    return None if seed is None else torch.Generator().manual_seed(seed)
-
-
 def _resolve_seed(seed: int | None) -> int:
     """``seed`` itself, or one int drawn from torch's global generator when None."""
     _check_seed(seed)
@@ -103,7 +96,7 @@ def _resolve_seed(seed: int | None) -> int:
 def _class_order(classes: Tensor, fixed_class_order, seed: int | None) -> Tensor:
     """The class order: ``fixed_class_order`` checked, or a permutation from ``seed``."""
     if fixed_class_order is None:
-        return classes[torch.randperm(len(classes), generator=_generator(seed))]
+        return classes[torch.randperm(len(classes), generator=make_generator(seed))]
     if isinstance(fixed_class_order, (str, bytes)) or not hasattr(fixed_class_order, "__len__"):
         raise TypeError(
             f"fixed_class_order must be a sequence of class ids, got {fixed_class_order!r}."
@@ -224,38 +217,6 @@ def class_incremental_benchmark(
 
 
 # -- domain-incremental ----------------------------------------------------------
-def permute_pixels(x: Tensor, perm: Tensor) -> Tensor:
-    """Apply one permutation of the ``C*H*W`` values to every image of ``x`` (N, C, H, W)."""
-    flat = x.reshape(len(x), -1)  # (N, C*H*W)
-    return flat.index_select(1, perm.to(x.device)).view_as(x)
-
-
-def rotate_images(x: Tensor, angle: float, chunk: int = 8192) -> Tensor:
-    """Rotate every image of ``x`` (N, C, H, W) by ``angle`` degrees, counter-clockwise.
-
-    Bilinear interpolation, zeros outside the image (as torchvision's ``rotate``
-    turns positive angles). One sampling grid serves the whole batch: the images
-    are stacked as channels of a single grid_sample call, ``chunk`` at a time.
-    Integer inputs (uint8 images) are rounded back to their dtype.
-    """
-    if float(angle) % 360 == 0:
-        return x.clone()
-    a = math.radians(float(angle))
-    n, c, h, w = x.shape
-    # output pixel p samples input R(angle) p (normalised coords, y pointing down)
-    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])
-    grid = F.affine_grid(theta[None], [1, 1, h, w], align_corners=False).to(x.device)
-    out = torch.empty_like(x)
-    for start in range(0, n, chunk):
-        block = x[start : start + chunk].float().reshape(1, -1, h, w)  # (1, B*C, H, W)
-        rot = F.grid_sample(block, grid, mode="bilinear", align_corners=False)
-        rot = rot.view(-1, c, h, w)
-        if not x.dtype.is_floating_point:
-            rot = rot.round_()
-        out[start : start + chunk] = rot
-    return out
-
-
 def domain_incremental_benchmark(
     train_ds: ClassificationDataset,
     test_ds: ClassificationDataset,
@@ -287,7 +248,7 @@ def domain_incremental_benchmark(
 def permutation_views(n_experiences: int, n_values: int, seed: int | None) -> list[Callable]:
     """Identity for experience 0, then one random permutation of ``n_values`` each."""
     _check_n_experiences(n_experiences)
-    gen = _generator(seed)
+    gen = make_generator(seed)
     perms = [torch.arange(n_values)]
     perms += [torch.randperm(n_values, generator=gen) for _ in range(n_experiences - 1)]
     return [functools.partial(permute_pixels, perm=p) for p in perms]
@@ -299,7 +260,7 @@ def rotation_angles(
     """``rotations_list`` checked, or 0 then integer angles in [-180, 180] from ``seed``."""
     _check_n_experiences(n_experiences)
     if rotations_list is None:
-        drawn = torch.randint(-180, 181, (n_experiences - 1,), generator=_generator(seed))
+        drawn = torch.randint(-180, 181, (n_experiences - 1,), generator=make_generator(seed))
         return [0.0] + [float(a) for a in drawn]
     angles = list(rotations_list)
     if len(angles) != n_experiences:

@@ -16,8 +16,9 @@ from cltutor import (
     class_incremental_benchmark,
     get_benchmark,
 )
-from cltutor.benchmarks import digits_train_test, permute_pixels, rotate_images
+from cltutor.benchmarks import digits_train_test
 from cltutor.data import ClassificationDataset
+from cltutor.transforms import permute_pixels, rotate_images
 
 
 def _all_x(stream) -> torch.Tensor:

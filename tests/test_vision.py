@@ -16,11 +16,10 @@ import torch
 import torchvision.datasets
 
 from cltutor import get_benchmark
+from cltutor.transforms import NormalizeBatch, RandomCropFlip
 from cltutor.vision import (
     DatasetNotFoundError,
-    NormalizeBatch,
     PermutedMNIST,
-    RandomCropFlip,
     RotatedMNIST,
     SplitCIFAR10,
     SplitCIFAR100,
