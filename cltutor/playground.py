@@ -169,7 +169,7 @@ class StrategyPlayground:
         from IPython.display import display
 
         self.table_out.clear_output(wait=True)
-        with self.table_out:
+        with self.table_out, pd.option_context("display.precision", 3):
             display(self.table)
 
     def _ipython_display_(self) -> None:
