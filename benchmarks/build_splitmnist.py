@@ -69,7 +69,7 @@ def measure(root: str) -> None:
     start = time.perf_counter()
     import torchvision.datasets  # noqa: F401  (torch too: once per session, not per build)
 
-    from cltutor.vision import SplitMNIST
+    from cltutor.data.vision import SplitMNIST
 
     import_s = time.perf_counter() - start
     before, peak_before = rss_bytes(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -17,8 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cltutor.benchmarks import class_incremental_benchmark, digits_train_test
-from cltutor.data import Benchmark, ClassificationDataset
+from cltutor.data import (
+    Benchmark,
+    ClassificationDataset,
+    class_incremental_benchmark,
+    digits_train_test,
+)
 
 __all__ = ["mnist_sized_benchmark", "median_time"]
 

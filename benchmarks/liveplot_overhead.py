@@ -38,10 +38,11 @@ from IPython.core.events import EventManager, available_events
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import mnist_sized_benchmark  # noqa: E402
 
-from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits, liveplot  # noqa: E402
-from cltutor.liveplot import LivePlotLogger  # noqa: E402
+from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits
 from cltutor.strategies import Naive  # noqa: E402
-from cltutor.widgets import BufferExplorer, LoaderInspector  # noqa: E402
+from cltutor.viz import live as liveplot  # noqa: E402
+from cltutor.viz.live import LivePlotLogger  # noqa: E402
+from cltutor.viz.panels import BufferExplorer, LoaderInspector  # noqa: E402
 
 EPOCHS = 3
 

@@ -26,13 +26,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median_time, mnist_sized_benchmark  # noqa: E402
 
-from cltutor.buffers import (  # noqa: E402
+from cltutor.memory.buffers import (  # noqa: E402
     ClassBalancedBuffer,
     ExperienceBalancedBuffer,
     ParametricBuffer,
     ReservoirSamplingBuffer,
 )
-from cltutor.selection import closest_to_center_order, herding_order  # noqa: E402
+from cltutor.memory.selection import closest_to_center_order, herding_order  # noqa: E402
 
 MEM_SIZE = 2000
 BUFFERS = {

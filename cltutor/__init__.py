@@ -1,44 +1,52 @@
 """cltutor: continual learning you can watch, in Jupyter.
 
-The public API is re-exported here. Each block lists one module's names.
+One layer, one folder; each layer imports only the layers above it in this list::
+
+    _checks, callbacks   parameter checks and seeded generators; the plugin callbacks
+    data/                tensor datasets, streams, the bundled digits, torchvision benchmarks
+    models, memory/,     networks; replay buffers, exemplar selection, balanced loaders;
+    evaluation/          the accuracy matrix, its metrics, the loggers
+    strategies/          Naive (the training loop) and the strategies built from plugins
+    experiments          names -> benchmark, model, strategy; run_experiment
+    viz/                 plots, live forgetting curves, notebook panels, the playground
+    __main__             the command line: python -m cltutor run
+
+Every public name is re-exported here, so ``from cltutor import X`` works; the short layer
+paths (``from cltutor.viz import BufferExplorer``) are the documented ones.
 """
 
-from cltutor.benchmarks import (
-    BENCHMARKS,
-    PermutedDigits,
-    RotatedDigits,
-    SplitDigits,
-    class_incremental_benchmark,
-    get_benchmark,
-)
-from cltutor.buffers import (
-    BalancedExemplarsBuffer,
-    ClassBalancedBuffer,
-    ExemplarsBuffer,
-    ExperienceBalancedBuffer,
-    ParametricBuffer,
-    ReservoirSamplingBuffer,
-    make_storage_policy,
-)
+from cltutor import viz
 from cltutor.callbacks import SupervisedPlugin
-from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
-from cltutor.evaluation import EvaluationPlugin, default_evaluator
-from cltutor.loaders import (
-    BatchLoader,
-    GroupBalancedDataLoader,
-    GroupBalancedInfiniteDataLoader,
-    ReplayDataLoader,
-    TaskBalancedDataLoader,
+from cltutor.data import (
+    Benchmark,
+    ClassificationDataset,
+    DatasetNotFoundError,
+    Experience,
+    PermutedDigits,
+    PermutedMNIST,
+    RotatedDigits,
+    RotatedMNIST,
+    SplitCIFAR10,
+    SplitCIFAR100,
+    SplitDigits,
+    SplitFashionMNIST,
+    SplitMNIST,
+    Stream,
+    class_incremental_benchmark,
 )
-from cltutor.loggers import BaseLogger, InteractiveLogger, TextLogger
-from cltutor.metrics import (
+from cltutor.evaluation import (
+    BaseLogger,
+    EvaluationPlugin,
+    InteractiveLogger,
     Metric,
+    TextLogger,
     accuracy_metrics,
     average_accuracy,
     average_forgetting,
     average_forward_transfer,
     backward_transfer,
     bwt_metrics,
+    default_evaluator,
     forgetting,
     forgetting_metrics,
     forward_transfer,
@@ -47,43 +55,54 @@ from cltutor.metrics import (
     results_to_dataframe,
     seen_average_accuracy,
 )
-from cltutor.models import BatchRenorm2D, LatentReplayNet, SimpleCNN, SimpleMLP
-from cltutor.selection import (
+from cltutor.experiments import BENCHMARKS, get_benchmark, run_experiment
+from cltutor.memory import (
+    BalancedExemplarsBuffer,
+    BatchLoader,
+    ClassBalancedBuffer,
     ClosestToCenterSelectionStrategy,
+    ExemplarsBuffer,
     ExemplarsSelectionStrategy,
+    ExperienceBalancedBuffer,
     FeatureBasedExemplarsSelectionStrategy,
+    GroupBalancedDataLoader,
+    GroupBalancedInfiniteDataLoader,
     HerdingSelectionStrategy,
+    ParametricBuffer,
     RandomExemplarsSelectionStrategy,
+    ReplayDataLoader,
+    ReservoirSamplingBuffer,
+    TaskBalancedDataLoader,
+    make_storage_policy,
 )
-from cltutor.strategies import Clock, Naive
-from cltutor.strategies.agem import AGEM, AGEMPlugin, project_gradient
-from cltutor.strategies.ar1 import AR1, ar1_minibatch_sizes
-from cltutor.strategies.ar1_plugins import (
+from cltutor.models import BatchRenorm2D, LatentReplayNet, SimpleCNN, SimpleMLP
+from cltutor.strategies import (
+    AGEM,
+    AR1,
+    AGEMPlugin,
+    Clock,
     CWRStarPlugin,
+    Naive,
+    Replay,
+    ReplayPlugin,
     SynapticIntelligencePlugin,
+    ar1_minibatch_sizes,
     cwr_consolidate,
+    project_gradient,
 )
-from cltutor.strategies.replay import Replay, ReplayPlugin
-from cltutor.vision import (
-    DatasetNotFoundError,
-    PermutedMNIST,
-    RotatedMNIST,
-    SplitCIFAR10,
-    SplitCIFAR100,
-    SplitFashionMNIST,
-    SplitMNIST,
+from cltutor.viz import (
+    BufferExplorer,
+    FigureView,
+    LivePlotLogger,
+    LoaderInspector,
+    StrategyPlayground,
+    playground,
+    plots,
 )
 
-# Figures and notebook panels load matplotlib and ipywidgets, so they are submodules
-# imported on first use: `from cltutor import plots, widgets` or `cltutor.plots.plot_...`.
-_LAZY_SUBMODULES = ("plots", "liveplot", "widgets", "playground")
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f"cltutor.{name}")
-    raise AttributeError(f"module 'cltutor' has no attribute {name!r}")
+# Version 1 reached the pictures as cltutor.plots, .liveplot, .widgets and .playground;
+# the same modules, bound under those names so that old notebooks keep running.
+from cltutor.viz import live as liveplot
+from cltutor.viz import panels as widgets
 
 __version__ = "0.1.0"

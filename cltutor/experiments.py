@@ -1,14 +1,16 @@
 """One experiment, start to finish: the function behind the command line and the playground.
 
-``run_experiment`` builds a benchmark, a model and a strategy by name, runs
-seed 004's loop (train on each experience, then evaluate on the whole test
-stream) and returns the accuracy matrix with its summary metrics.
+The registry maps names to builders: :data:`BENCHMARKS` (``"split-digits"`` ->
+:func:`~cltutor.data.SplitDigits`, ...), :func:`make_model` and :func:`make_strategy`.
+``run_experiment`` builds a benchmark, a model and a strategy by name, runs seed
+004's loop (train on each experience, then evaluate on the whole test stream) and
+returns the accuracy matrix with its summary metrics.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,15 +19,63 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cltutor.benchmarks import get_benchmark
-from cltutor.data import Benchmark
-from cltutor.evaluation import EvaluationPlugin, InteractiveLogger, accuracy_metrics
-from cltutor.metrics import average_accuracy, average_forgetting, backward_transfer
+from cltutor.data import (
+    Benchmark,
+    PermutedDigits,
+    PermutedMNIST,
+    RotatedDigits,
+    RotatedMNIST,
+    SplitCIFAR10,
+    SplitCIFAR100,
+    SplitDigits,
+    SplitFashionMNIST,
+    SplitMNIST,
+)
+from cltutor.evaluation import (
+    EvaluationPlugin,
+    InteractiveLogger,
+    accuracy_metrics,
+    average_accuracy,
+    average_forgetting,
+    backward_transfer,
+)
+from cltutor.memory import make_storage_policy
 from cltutor.models import SimpleCNN, SimpleMLP
-from cltutor.strategies.base import Naive
+from cltutor.strategies import AGEM, AR1, Naive, Replay
 
-__all__ = ["STRATEGIES", "DEFAULT_LR", "ExperimentResult", "make_model", "make_strategy",
-           "run_experiment"]
+__all__ = ["BENCHMARKS", "get_benchmark", "STRATEGIES", "DEFAULT_LR", "ExperimentResult",
+           "make_model", "make_strategy", "run_experiment"]
+
+#: Benchmark names accepted by :func:`get_benchmark` (the command line and the
+#: playground), each mapped to the function that builds it.
+BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
+    "split-digits": SplitDigits,
+    "permuted-digits": PermutedDigits,
+    "rotated-digits": RotatedDigits,
+    "split-mnist": SplitMNIST,
+    "permuted-mnist": PermutedMNIST,
+    "rotated-mnist": RotatedMNIST,
+    "split-fmnist": SplitFashionMNIST,
+    "split-cifar10": SplitCIFAR10,
+    "split-cifar100": SplitCIFAR100,
+}
+
+
+def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
+    """Build the benchmark registered under ``name`` with ``kwargs``.
+
+    Examples
+    --------
+    >>> get_benchmark("split-digits", n_experiences=2, seed=1).n_experiences
+    2
+    """
+    if name not in BENCHMARKS:
+        raise ValueError(
+            f"benchmark must be one of {list(BENCHMARKS)}, got {name!r}. "
+            f"Try 'split-digits' (offline)."
+        )
+    return BENCHMARKS[name](**kwargs)
+
 
 STRATEGIES = ("naive", "replay", "agem", "ar1")
 
@@ -69,8 +119,6 @@ def make_strategy(
     common = dict(train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=256,
                   device=device, evaluator=evaluator, seed=seed, eval_every=eval_every)
     if name == "ar1":
-        from cltutor.strategies.ar1 import AR1
-
         return AR1(model=model, num_classes=benchmark.n_classes, lr=lr, **common, **options)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     if name == "naive":
@@ -78,15 +126,10 @@ def make_strategy(
             raise ValueError(f"naive takes no strategy options, got {sorted(options)}.")
         return Naive(model, optimizer, **common)
     if name == "replay":
-        from cltutor.buffers import make_storage_policy
-        from cltutor.strategies.replay import Replay
-
         mem_size = options.pop("mem_size", 200)
         policy = make_storage_policy(options.pop("storage_policy", "experience"), mem_size,
                                      model=model, seed=seed, **options)
         return Replay(model, optimizer, mem_size=mem_size, storage_policy=policy, **common)
-    from cltutor.strategies.agem import AGEM
-
     options.setdefault("patterns_per_experience", 100)
     return AGEM(model, optimizer, **options, **common)
 

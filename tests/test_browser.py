@@ -374,7 +374,7 @@ def test_playground_live_curves_and_matrix(playground_page):
 @pytest.mark.browser
 def test_harness_catches_a_live_plot_that_only_draws_at_the_end(playground_page):
     panel = PlaygroundPanel(playground_page)
-    playground_page.execute("from cltutor.liveplot import LivePlotLogger\n"
+    playground_page.execute("from cltutor.viz.live import LivePlotLogger\n"
                             "_healthy = LivePlotLogger._maybe_redraw\n"
                             "LivePlotLogger._maybe_redraw = lambda self, final=False: None")
     try:  # only the playground's closing flush() draws now

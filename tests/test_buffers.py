@@ -10,7 +10,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from cltutor.buffers import (
+from cltutor.data import ClassificationDataset, Experience
+from cltutor.memory.buffers import (
     BufferGroup,
     ClassBalancedBuffer,
     ExemplarsBuffer,
@@ -19,9 +20,8 @@ from cltutor.buffers import (
     ReservoirSamplingBuffer,
     make_storage_policy,
 )
-from cltutor.data import ClassificationDataset, Experience
-from cltutor.sampling import group_quotas, keep_top_per_group
-from cltutor.selection import (
+from cltutor.memory.quotas import group_quotas, keep_top_per_group
+from cltutor.memory.selection import (
     ClosestToCenterSelectionStrategy,
     HerdingSelectionStrategy,
     RandomExemplarsSelectionStrategy,

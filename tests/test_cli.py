@@ -57,7 +57,7 @@ def test_unknown_benchmark_is_a_clear_error(capsys):
 
 def test_offline_mnist_names_dataset_root_and_the_alternative(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    from cltutor import vision
+    from cltutor.data import vision
 
     monkeypatch.setattr(vision, "load_image_dataset", _offline_loader(vision))
     code, _, err = run_cli(capsys, "--benchmark", "split-mnist")

@@ -31,7 +31,7 @@ from cltutor.evaluation import (
     forward_transfer_metrics,
     loss_metrics,
 )
-from cltutor.metrics import (
+from cltutor.evaluation.metrics import (
     Tally,
     average_accuracy,
     average_forgetting,
@@ -547,7 +547,7 @@ def test_every_callback_is_forwarded_in_the_documented_order():
 
 
 def test_progress_bar_refreshes_in_chunks():
-    from cltutor.loggers import _Progress
+    from cltutor.evaluation.loggers import _Progress
 
     progress = _Progress(total=1000, desc="epoch", file=io.StringIO(), interval=10.0)
     for _ in range(1000):  # the loop InteractiveLogger runs per iteration

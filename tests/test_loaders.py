@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from cltutor.data import ClassificationDataset
-from cltutor.loaders import (
+from cltutor.memory.loaders import (
     BatchLoader,
     GroupBalancedDataLoader,
     GroupBalancedInfiniteDataLoader,
@@ -18,7 +18,7 @@ from cltutor.loaders import (
     TaskBalancedDataLoader,
     make_generator,
 )
-from cltutor.sampling import epoch_batches, group_quotas
+from cltutor.memory.quotas import epoch_batches, group_quotas
 
 
 def labelled(n: int, label: int, start: int = 0, t: int | torch.Tensor = 0,

@@ -10,9 +10,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from cltutor import plots  # noqa: E402
 from cltutor.data import ClassificationDataset  # noqa: E402
-from cltutor.loaders import BatchLoader  # noqa: E402
+from cltutor.memory.loaders import BatchLoader  # noqa: E402
+from cltutor.viz import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -240,15 +240,6 @@ def test_exemplar_projection_marks_the_selected_points():
 def test_exemplar_projection_label_length_error():
     with pytest.raises(ValueError, match=r"labels must have one entry per row of features \(4\)"):
         plots.plot_exemplar_projection(torch.rand(4, 3), [0, 1], [0])
-
-
-def test_live_plot_names_are_found_from_plots():
-    from cltutor.liveplot import FigureView, LivePlotLogger
-    from cltutor.plots import LivePlotLogger as FromPlots
-
-    assert FromPlots is LivePlotLogger and plots.FigureView is FigureView
-    with pytest.raises(AttributeError, match="module 'cltutor.plots' has no attribute 'nope'"):
-        plots.nope  # noqa: B018
 
 
 def test_plots_do_not_change_rcparams():

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from cltutor import SimpleMLP, SplitDigits, SupervisedPlugin
-from cltutor.buffers import ClassBalancedBuffer, ExperienceBalancedBuffer
 from cltutor.data import ClassificationDataset, Experience, Stream
-from cltutor.loaders import BatchLoader, ReplayDataLoader
+from cltutor.memory.buffers import ClassBalancedBuffer, ExperienceBalancedBuffer
+from cltutor.memory.loaders import BatchLoader, ReplayDataLoader
 from cltutor.strategies.base import Naive
 from cltutor.strategies.replay import Replay, ReplayPlugin
 

@@ -1,4 +1,4 @@
-"""Tests of cltutor.vision on small MNIST (IDX) and CIFAR (pickle) files written to tmp_path.
+"""Tests of cltutor.data.vision on small MNIST (IDX) and CIFAR (pickle) files written to tmp_path.
 
 The files are written here in the published formats and read back through
 torchvision's dataset classes (``download=False``), the same path real files take.
@@ -16,8 +16,8 @@ import torch
 import torchvision.datasets
 
 from cltutor import get_benchmark
-from cltutor.transforms import NormalizeBatch, RandomCropFlip
-from cltutor.vision import (
+from cltutor.data import NormalizeBatch, RandomCropFlip
+from cltutor.data.vision import (
     DatasetNotFoundError,
     PermutedMNIST,
     RotatedMNIST,

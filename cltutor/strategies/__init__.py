@@ -1,5 +1,33 @@
-"""Continual-learning strategies: one short file each."""
+"""Continual-learning strategies: ``Naive`` (the training loop) plus plugins, one short file each.
 
+- :mod:`~cltutor.strategies.base`: ``Naive``, its ``Clock`` and periodic evaluation.
+- :mod:`~cltutor.strategies.replay`: ``ReplayPlugin`` / ``Replay``.
+- :mod:`~cltutor.strategies.agem`: ``project_gradient``, ``AGEMPlugin`` / ``AGEM``.
+- :mod:`~cltutor.strategies.ar1` and :mod:`~cltutor.strategies.ar1_plugins`: ``AR1`` latent
+  replay with CWR* and Synaptic Intelligence.
+"""
+
+from cltutor.strategies.agem import AGEM, AGEMPlugin, project_gradient
+from cltutor.strategies.ar1 import AR1, ar1_minibatch_sizes
+from cltutor.strategies.ar1_plugins import (
+    CWRStarPlugin,
+    SynapticIntelligencePlugin,
+    cwr_consolidate,
+)
 from cltutor.strategies.base import Clock, Naive
+from cltutor.strategies.replay import Replay, ReplayPlugin
 
-__all__ = ["Clock", "Naive"]
+__all__ = [
+    "Clock",
+    "Naive",
+    "Replay",
+    "ReplayPlugin",
+    "AGEM",
+    "AGEMPlugin",
+    "project_gradient",
+    "AR1",
+    "ar1_minibatch_sizes",
+    "CWRStarPlugin",
+    "SynapticIntelligencePlugin",
+    "cwr_consolidate",
+]

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import make_generator
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import ClassificationDataset
-from cltutor.loaders import make_generator
 from cltutor.strategies.base import Naive
 
 __all__ = ["project_gradient", "memory_quotas", "AGEMPlugin", "AGEM"]

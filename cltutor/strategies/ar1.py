@@ -31,10 +31,10 @@ from torch import Tensor, nn
 
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Experience
-from cltutor.loaders import BatchLoader
+from cltutor.memory import BatchLoader
 from cltutor.models import BatchRenorm2D, LatentReplayNet
 from cltutor.strategies.ar1_plugins import CWRStarPlugin, SynapticIntelligencePlugin
-from cltutor.strategies.base import Naive, _as_experiences
+from cltutor.strategies.base import Naive, as_experiences
 
 __all__ = ["AR1", "ar1_minibatch_sizes"]
 
@@ -278,7 +278,7 @@ class AR1(Naive):
     # -- building the network lazily ----------------------------------------------
     def train(self, experiences: Experience | Sequence[Experience], eval_streams: Any = None,
               **kwargs: Any) -> dict[str, float]:
-        experiences = _as_experiences(experiences, "experiences")
+        experiences = as_experiences(experiences, "experiences")
         if isinstance(self.model, _NotBuilt):
             self._build_model(experiences[0])
         return super().train(experiences, eval_streams, **kwargs)

@@ -44,10 +44,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import make_generator
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.evaluation import EvaluationPlugin, default_evaluator
-from cltutor.loaders import BatchLoader, make_generator
+from cltutor.memory import BatchLoader
 
 __all__ = ["Naive", "Clock", "resolve_device"]
 
@@ -79,7 +80,8 @@ def _check_positive_int(name: str, value: Any, example: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}. Try {name}={example}.")
 
 
-def _as_experiences(experiences: Experience | Iterable[Experience], name: str) -> list:
+def as_experiences(experiences: Experience | Iterable[Experience], name: str) -> list:
+    """``experiences`` as a list of Experience objects (one Experience becomes a list)."""
     if isinstance(experiences, Experience):
         return [experiences]
     if not isinstance(experiences, Iterable):
@@ -319,9 +321,9 @@ class Naive:
         **kwargs: Any,
     ) -> dict[str, float]:
         """Train on one experience or a list of them, in order; return the last metrics."""
-        experiences = _as_experiences(experiences, "experiences")
+        experiences = as_experiences(experiences, "experiences")
         self._eval_streams = [
-            _as_experiences(s, "eval_streams") for s in (eval_streams or [experiences])
+            as_experiences(s, "eval_streams") for s in (eval_streams or [experiences])
         ]
         self._build_dispatch()
         self.is_training = True
@@ -410,7 +412,7 @@ class Naive:
     @torch.no_grad()
     def eval(self, experiences: Experience | Iterable[Experience], **kwargs: Any) -> dict:
         """Evaluate on one experience or a stream; return the last metrics."""
-        experiences = _as_experiences(experiences, "experiences")
+        experiences = as_experiences(experiences, "experiences")
         saved = self._save_train_state()
         self._build_dispatch()
         self.is_training = False

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from cltutor.buffers import ExemplarsBuffer, ExperienceBalancedBuffer
+from cltutor._checks import make_generator
 from cltutor.callbacks import SupervisedPlugin
-from cltutor.loaders import ReplayDataLoader, make_generator
+from cltutor.memory import ExemplarsBuffer, ExperienceBalancedBuffer, ReplayDataLoader
 from cltutor.strategies.base import Naive
 
 __all__ = ["ReplayPlugin", "Replay"]

@@ -1,4 +1,4 @@
-"""Tests of cltutor.benchmarks: class splits, task labels, seeds, permutations, rotations."""
+"""Tests of cltutor.data streams and digits: class splits, task labels, seeds, permutations."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from cltutor import (
     class_incremental_benchmark,
     get_benchmark,
 )
-from cltutor.benchmarks import digits_train_test
-from cltutor.data import ClassificationDataset
-from cltutor.transforms import permute_pixels, rotate_images
+from cltutor.data import ClassificationDataset, digits_train_test, permute_pixels, rotate_images
 
 
 def _all_x(stream) -> torch.Tensor:

@@ -22,14 +22,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor.data import ClassificationDataset
-from cltutor.loaders import make_generator
-from cltutor.sampling import SlotStorage, group_quotas, keep_top_per_group
-from cltutor.selection import (
+from cltutor._checks import make_generator
+from cltutor.data.dataset import ClassificationDataset
+from cltutor.memory.quotas import group_quotas, keep_top_per_group
+from cltutor.memory.selection import (
     ExemplarsSelectionStrategy,
     RandomExemplarsSelectionStrategy,
     make_selection_strategy,
 )
+from cltutor.memory.storage import SlotStorage
 
 __all__ = [
     "ExemplarsBuffer",

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits, liveplot
-from cltutor.liveplot import FigureView, LivePlotLogger
+from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits
 from cltutor.strategies import Naive
+from cltutor.viz import live as liveplot
+from cltutor.viz.live import FigureView, LivePlotLogger
 
 MB = 64
 

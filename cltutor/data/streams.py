@@ -1,21 +1,19 @@
-"""Continual-learning benchmarks: streams of tensor datasets.
+"""Stream builders: turn a train/test pair of tensor datasets into a benchmark.
 
-Every benchmark here is a :class:`~cltutor.data.Benchmark` whose experiences hold
-plain tensors. Class-incremental streams (:func:`class_incremental_benchmark`,
-:func:`SplitDigits`) split the classes into groups, one group per experience.
-Domain-incremental streams (:func:`PermutedDigits`, :func:`RotatedDigits`) show
-all classes in every experience, each experience through its own fixed pixel
-permutation or rotation, applied once to the whole tensor.
+Every benchmark is a :class:`~cltutor.data.Benchmark` whose experiences hold plain
+tensors. :func:`class_incremental_benchmark` splits the classes into groups, one
+group per experience. :func:`domain_incremental_benchmark` shows all classes in
+every experience, each through its own fixed view of the inputs:
+:func:`permuted_benchmark` (a pixel permutation) and :func:`rotated_benchmark`
+(a rotation), applied once to the whole tensor.
 
-The ``*Digits`` benchmarks use scikit-learn's bundled 8x8 handwritten digits, so
-they work offline. The torchvision ones (``SplitMNIST`` and co.) live in
-:mod:`cltutor.vision`; :func:`get_benchmark` builds any of them by name.
+The bundled digits (:mod:`cltutor.data.digits`) and the torchvision datasets
+(:mod:`cltutor.data.vision`) both build their streams here.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import numbers
 from collections.abc import Callable, Sequence
 
@@ -23,38 +21,26 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cltutor.data import Benchmark, ClassificationDataset, Experience, Stream
-from cltutor.loaders import make_generator
-from cltutor.transforms import permute_pixels, rotate_images
+from cltutor._checks import check_bool, check_seed, is_int, make_generator
+from cltutor.data.dataset import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.data.transforms import permute_pixels, rotate_images
 
 __all__ = [
+    "check_n_experiences",
+    "check_dataset",
     "class_incremental_benchmark",
     "domain_incremental_benchmark",
-    "digits_train_test",
-    "SplitDigits",
-    "PermutedDigits",
-    "RotatedDigits",
-    "BENCHMARKS",
-    "get_benchmark",
+    "permutation_views",
+    "rotation_angles",
+    "permuted_benchmark",
+    "rotated_benchmark",
 ]
 
 
 # -- argument checks -----------------------------------------------------------
-def _check_seed(seed: int | None) -> None:
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise TypeError(
-            f"seed must be an int or None, got {seed!r}. Use seed=0 for a fixed stream, "
-            f"or None to draw from torch's global generator."
-        )
-
-
-def _check_bool(name: str, value: bool) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-
-
-def _check_n_experiences(n_experiences: int, n_classes: int | None = None) -> None:
-    if not isinstance(n_experiences, int) or isinstance(n_experiences, bool):
+def check_n_experiences(n_experiences: int, n_classes: int | None = None) -> None:
+    """An int >= 1 that, given ``n_classes``, divides the classes evenly."""
+    if not is_int(n_experiences):
         raise TypeError(f"n_experiences must be an int, got {n_experiences!r}. Try 5.")
     if n_classes is None:
         if n_experiences < 1:
@@ -76,7 +62,8 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _check_dataset(name: str, ds: ClassificationDataset) -> None:
+def check_dataset(name: str, ds: ClassificationDataset) -> None:
+    """A non-empty :class:`ClassificationDataset`."""
     if not isinstance(ds, ClassificationDataset):
         raise TypeError(
             f"{name} must be a cltutor ClassificationDataset, got {type(ds).__name__}. "
@@ -84,12 +71,6 @@ def _check_dataset(name: str, ds: ClassificationDataset) -> None:
         )
     if len(ds) == 0:
         raise ValueError(f"{name} is empty; a benchmark needs at least one sample.")
-
-
-def _resolve_seed(seed: int | None) -> int:
-    """``seed`` itself, or one int drawn from torch's global generator when None."""
-    _check_seed(seed)
-    return int(torch.randint(0, 2**31 - 1, (1,))) if seed is None else seed
 
 
 # -- class-incremental ---------------------------------------------------------
@@ -178,6 +159,7 @@ def class_incremental_benchmark(
     Examples
     --------
     >>> import torch
+    >>> from cltutor import ClassificationDataset
     >>> x, y = torch.rand(12, 3), torch.arange(12) % 4
     >>> ds = ClassificationDataset(x, y)
     >>> bm = class_incremental_benchmark(ds, ds, 2, fixed_class_order=[3, 1, 0, 2])
@@ -188,13 +170,13 @@ def class_incremental_benchmark(
 
     Notebook ``01_quickstart.ipynb`` builds a stream this way.
     """
-    _check_dataset("train_ds", train_ds)
-    _check_dataset("test_ds", test_ds)
-    _check_seed(seed)
-    _check_bool("return_task_id", return_task_id)
-    _check_bool("class_ids_from_zero_in_each_exp", class_ids_from_zero_in_each_exp)
+    check_dataset("train_ds", train_ds)
+    check_dataset("test_ds", test_ds)
+    check_seed(seed)
+    check_bool("return_task_id", return_task_id)
+    check_bool("class_ids_from_zero_in_each_exp", class_ids_from_zero_in_each_exp)
     classes = torch.unique(train_ds.y).cpu()  # sorted ascending
-    _check_n_experiences(n_experiences, len(classes))
+    check_n_experiences(n_experiences, len(classes))
     extra = sorted(set(test_ds.classes) - set(classes.tolist()))
     if extra:
         raise ValueError(
@@ -230,9 +212,9 @@ def domain_incremental_benchmark(
     ``views[i]`` takes the whole input tensor (N, ...) and returns it transformed
     (a permutation, a rotation, ...). Labels are shared by all experiences.
     """
-    _check_dataset("train_ds", train_ds)
-    _check_dataset("test_ds", test_ds)
-    _check_bool("return_task_id", return_task_id)
+    check_dataset("train_ds", train_ds)
+    check_dataset("test_ds", test_ds)
+    check_bool("return_task_id", return_task_id)
     classes = train_ds.classes
     streams = []
     for stream_name, ds in (("train", train_ds), ("test", test_ds)):
@@ -247,7 +229,7 @@ def domain_incremental_benchmark(
 
 def permutation_views(n_experiences: int, n_values: int, seed: int | None) -> list[Callable]:
     """Identity for experience 0, then one random permutation of ``n_values`` each."""
-    _check_n_experiences(n_experiences)
+    check_n_experiences(n_experiences)
     gen = make_generator(seed)
     perms = [torch.arange(n_values)]
     perms += [torch.randperm(n_values, generator=gen) for _ in range(n_experiences - 1)]
@@ -258,7 +240,7 @@ def rotation_angles(
     n_experiences: int, rotations_list: Sequence[float] | None, seed: int | None
 ) -> list[float]:
     """``rotations_list`` checked, or 0 then integer angles in [-180, 180] from ``seed``."""
-    _check_n_experiences(n_experiences)
+    check_n_experiences(n_experiences)
     if rotations_list is None:
         drawn = torch.randint(-180, 181, (n_experiences - 1,), generator=make_generator(seed))
         return [0.0] + [float(a) for a in drawn]
@@ -277,181 +259,50 @@ def rotation_angles(
     return [float(a) for a in angles]
 
 
-# -- the bundled digits ----------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _digits() -> tuple[Tensor, Tensor]:
-    from sklearn.datasets import load_digits  # lazy: sklearn is slow to import
-
-    data = load_digits()
-    x = torch.from_numpy(data.images).float().div_(16).unsqueeze(1)  # (1797, 1, 8, 8) in [0, 1]
-    return x, torch.from_numpy(data.target).long()
 
 
-def digits_train_test(
-    seed: int | None = 0,
-) -> tuple[ClassificationDataset, ClassificationDataset]:
-    """scikit-learn's 1,797 digits as a stratified 80/20 train/test pair fixed by ``seed``.
-
-    Images are float32 ``(N, 1, 8, 8)`` in [0, 1]; 1,437 train and 360 test rows.
-    """
-    from sklearn.model_selection import train_test_split
-
-    seed = _resolve_seed(seed)
-    x, y = _digits()
-    train_idx, test_idx = train_test_split(
-        np.arange(len(y)), test_size=0.2, stratify=y.numpy(), random_state=seed
-    )
-    train_idx, test_idx = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
-    return (
-        ClassificationDataset(x.index_select(0, train_idx), y.index_select(0, train_idx)),
-        ClassificationDataset(x.index_select(0, test_idx), y.index_select(0, test_idx)),
-    )
-
-
-def SplitDigits(
-    n_experiences: int = 5,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+def permuted_benchmark(
+    load: Callable[[], tuple[ClassificationDataset, ClassificationDataset]],
+    n_experiences: int,
+    n_values: int,
+    *,
+    seed: int | None,
+    return_task_id: bool,
+    name: str,
 ) -> Benchmark:
-    """Class-incremental handwritten digits, offline: SplitMNIST's little sibling.
+    """Experience 0 the original inputs, experience ``i >= 1`` its own pixel permutation.
 
-    scikit-learn's bundled 8x8 digits (1,797 images, nothing downloads) split 80/20
-    into train and test, stratified by class, then into ``n_experiences`` groups
-    of classes by :func:`class_incremental_benchmark`.
-
-    Parameters
-    ----------
-    n_experiences : int, default 5
-        Must divide 10: 1, 2, 5 or 10.
-    return_task_id : bool, default False
-        True gives experience ``i`` task label ``i``.
-    seed : int or None, default 0
-        Fixes the train/test split and the class order; None draws both from
-        torch's global generator.
-    fixed_class_order : sequence of int, optional
-        A permutation of 0..9 used instead of a random order.
-    class_ids_from_zero_in_each_exp : bool, default False
-        Relabel classes 0, 1, ... inside each experience.
-
-    Returns
-    -------
-    Benchmark
-        Inputs float32 ``(N, 1, 8, 8)`` in [0, 1]; 1,437 train and 360 test images.
-
-    Examples
-    --------
-    >>> bm = SplitDigits(n_experiences=5, seed=0)
-    >>> bm.n_experiences, bm.n_classes
-    (5, 10)
-    >>> bm.train_stream[0].dataset.x.shape[1:]
-    torch.Size([1, 8, 8])
-
-    Notebook ``01_quickstart.ipynb`` trains on it; ``02_forgetting.ipynb`` shows
-    what Naive forgets.
+    The body of ``PermutedDigits`` and ``PermutedMNIST``. The permutations of the
+    ``n_values`` values of one input (``C*H*W``) are drawn from ``seed`` before
+    ``load()`` reads the train and test sets, so a bad argument fails before any file
+    is touched.
     """
-    seed = _resolve_seed(seed)
-    train_ds, test_ds = digits_train_test(seed)
-    return class_incremental_benchmark(
-        train_ds,
-        test_ds,
-        n_experiences,
-        return_task_id=return_task_id,
-        seed=seed,
-        fixed_class_order=fixed_class_order,
-        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
-        name="SplitDigits",
-    )
-
-
-def PermutedDigits(
-    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0
-) -> Benchmark:
-    """Domain-incremental digits: every experience all 10 classes, pixels permuted.
-
-    Experience 0 shows the real digits (identity permutation) so learners first
-    see images they recognise; experience ``i >= 1`` applies its own permutation
-    of the 64 pixels, drawn from ``seed``. (Avalanche's PermutedMNIST permutes
-    every experience, the first one included.) Each permutation is applied once to
-    the whole tensor.
-
-    Examples
-    --------
-    >>> bm = PermutedDigits(n_experiences=3, seed=0)
-    >>> [e.classes_in_this_experience == list(range(10)) for e in bm.train_stream]
-    [True, True, True]
-
-    Notebook ``02_forgetting.ipynb`` contrasts it with SplitDigits.
-    """
-    _check_n_experiences(n_experiences)
-    seed = _resolve_seed(seed)
-    train_ds, test_ds = digits_train_test(seed)
-    views = permutation_views(n_experiences, train_ds.x[0].numel(), seed)
+    check_seed(seed)
+    views = permutation_views(n_experiences, n_values, seed)
+    train_ds, test_ds = load()
     return domain_incremental_benchmark(
-        train_ds, test_ds, views, return_task_id=return_task_id, name="PermutedDigits"
+        train_ds, test_ds, views, return_task_id=return_task_id, name=name
     )
 
 
-def RotatedDigits(
-    n_experiences: int = 5,
-    rotations_list: Sequence[float] | None = None,
-    return_task_id: bool = False,
-    seed: int | None = 0,
+def rotated_benchmark(
+    load: Callable[[], tuple[ClassificationDataset, ClassificationDataset]],
+    n_experiences: int,
+    rotations_list: Sequence[float] | None,
+    *,
+    seed: int | None,
+    return_task_id: bool,
+    name: str,
 ) -> Benchmark:
-    """Domain-incremental digits: every experience all 10 classes, images rotated.
+    """Experience 0 unrotated, experience ``i >= 1`` rotated by its own angle.
 
-    Experience 0 is unrotated (0 degrees); experience ``i >= 1`` rotates by an
-    integer angle in [-180, 180] drawn from ``seed``, unless ``rotations_list``
-    gives one angle per experience. (Avalanche's RotatedMNIST rotates the first
-    experience too.) Each rotation is applied once, to the whole tensor.
-
-    Examples
-    --------
-    >>> bm = RotatedDigits(n_experiences=3, rotations_list=[0, 90, 180])
-    >>> bm.n_experiences, bm.n_classes
-    (3, 10)
-
-    Notebook ``02_forgetting.ipynb`` uses it for domain-incremental learning.
+    The body of ``RotatedDigits`` and ``RotatedMNIST``; the angles come from
+    :func:`rotation_angles`, checked before ``load()`` reads the data.
     """
-    seed = _resolve_seed(seed)
+    check_seed(seed)
     angles = rotation_angles(n_experiences, rotations_list, seed)
-    train_ds, test_ds = digits_train_test(seed)
+    train_ds, test_ds = load()
     views = [functools.partial(rotate_images, angle=a) for a in angles]
     return domain_incremental_benchmark(
-        train_ds, test_ds, views, return_task_id=return_task_id, name="RotatedDigits"
+        train_ds, test_ds, views, return_task_id=return_task_id, name=name
     )
-
-
-# -- registry --------------------------------------------------------------------
-#: Benchmark names accepted by :func:`get_benchmark` (the command line and the
-#: playground), each mapped to the function that builds it.
-BENCHMARKS: dict[str, str] = {
-    "split-digits": "SplitDigits",
-    "permuted-digits": "PermutedDigits",
-    "rotated-digits": "RotatedDigits",
-    "split-mnist": "SplitMNIST",
-    "permuted-mnist": "PermutedMNIST",
-    "rotated-mnist": "RotatedMNIST",
-    "split-fmnist": "SplitFashionMNIST",
-    "split-cifar10": "SplitCIFAR10",
-    "split-cifar100": "SplitCIFAR100",
-}
-
-
-def get_benchmark(name: str, **kwargs) -> Benchmark:
-    """Build the benchmark registered under ``name`` with ``kwargs``.
-
-    Examples
-    --------
-    >>> get_benchmark("split-digits", n_experiences=2, seed=1).n_experiences
-    2
-    """
-    if name not in BENCHMARKS:
-        raise ValueError(
-            f"benchmark must be one of {list(BENCHMARKS)}, got {name!r}. "
-            f"Try 'split-digits' (offline)."
-        )
-    builder = BENCHMARKS[name]
-    module = globals() if builder in globals() else vars(importlib.import_module("cltutor.vision"))
-    return module[builder](**kwargs)

@@ -7,20 +7,16 @@ import pytest
 import torch
 
 from cltutor import SplitDigits
-from cltutor import playground as playground_module
-from cltutor.buffers import make_storage_policy
 from cltutor.data import ClassificationDataset
-from cltutor.plots import batch_composition, class_counts, pca_2d
-from cltutor.widgets import (
-    BufferExplorer,
-    LoaderInspector,
-    StrategyPlayground,
+from cltutor.memory import make_storage_policy
+from cltutor.viz import BufferExplorer, LoaderInspector
+from cltutor.viz.panels import (
     buffer_summary,
-    comparison_table,
     exemplar_positions,
     loader_data,
     make_loader,
 )
+from cltutor.viz.plots import batch_composition, class_counts, pca_2d
 
 
 @pytest.fixture(scope="module")
@@ -205,68 +201,3 @@ def test_loader_helper_errors(task_bench):
 
 
 # -- strategy playground ---------------------------------------------------------------
-def matrix_texts(fig):
-    return {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
-            for t in fig.axes[0].texts}
-
-
-def test_run_button_trains_plots_live_and_keeps_results(monkeypatch):
-    playground = StrategyPlayground(n_experiences=2)
-    playground.epochs_control.value = 1
-    states = []
-    real = playground_module.run_experiment
-
-    def spy(*args, **kwargs):
-        states.append(playground.run_button.disabled)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(playground_module, "run_experiment", spy)
-    playground.run_button.click()
-    assert states == [True] and not playground.run_button.disabled
-    result = playground.results[-1]
-    A = result.accuracy_matrix  # (2, 2)
-    assert matrix_texts(playground.matrix_figure) == {
-        (t, k): f"{A[t, k]:.2f}" for t in range(2) for k in range(2)}
-    live = playground.live  # evaluated every epoch (eval_every=1): more points than rows
-    assert len(live.history[0]) > len(A)
-    for k in range(2):  # the last point at each experience boundary is the matrix cell
-        last_at = dict(live.history[k])
-        assert [last_at[b] for b in live.boundaries] == pytest.approx(A[:, k].tolist())
-    drawn = {ln.get_label(): ln.get_ydata().tolist() for ln in live.ax.lines
-             if ln.get_label().startswith("exp")}
-    assert drawn == {f"exp {k}": [a for _, a in live.history[k]] for k in range(2)}
-    assert result.config["epochs"] == 1 and "average_accuracy" in playground.status.value
-
-    playground.strategy_control.value = "replay"
-    playground.params["replay"]["mem_size"].value = 100
-    playground.run_button.click()
-    table = playground.table
-    assert table["strategy"].tolist() == ["naive", "replay"]
-    assert table.loc[1, "params"] == "mem_size=100, storage_policy=experience"
-    assert table.loc[1, "average_accuracy"] == pytest.approx(
-        playground.results[1].summary["average_accuracy"])
-
-
-def test_strategy_control_switches_parameters_and_learning_rate():
-    playground = StrategyPlayground(n_experiences=2)
-    assert playground.options() == {}
-    playground.strategy_control.value = "agem"
-    assert playground.options() == {"patterns_per_experience": 100, "sample_size": 64}
-    assert playground.params["agem"]["sample_size"].layout.display is None
-    assert playground.params["replay"]["mem_size"].layout.display == "none"
-    playground.strategy_control.value = "ar1"
-    assert playground.options() == {"rm_sz": 500}
-    assert playground.lr_control.value == pytest.approx(0.01)
-
-
-def test_a_bad_setting_is_reported_next_to_the_button():
-    playground = StrategyPlayground(benchmarks=["no-such-benchmark"], n_experiences=2)
-    playground.run_button.click()
-    assert "benchmark must be one of" in playground.status.value
-    assert not playground.run_button.disabled and playground.results == []
-    with pytest.raises(ValueError, match="benchmark must be one of"):
-        playground.run()
-
-
-def test_comparison_table_of_no_runs_is_empty():
-    assert comparison_table([]).empty

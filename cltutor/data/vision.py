@@ -10,7 +10,7 @@ Files live under ``dataset_root``, by default :func:`default_dataset_root`
 (``$XDG_CACHE_HOME/cltutor`` or ``~/.cache/cltutor``). With ``download=True`` (the
 default, for Colab and Binder) missing files are downloaded; when they are
 missing and cannot be downloaded, :class:`DatasetNotFoundError` names the folder,
-the files expected and the offline alternative, :func:`~cltutor.SplitDigits`.
+the files expected and the offline alternative, :func:`~cltutor.data.SplitDigits`.
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cltutor.benchmarks import (
-    _check_bool,
-    _check_n_experiences,
-    _check_seed,
+from cltutor._checks import check_bool, check_seed
+from cltutor.data.dataset import Benchmark, ClassificationDataset
+from cltutor.data.streams import (
+    check_n_experiences,
     class_incremental_benchmark,
-    domain_incremental_benchmark,
-    permutation_views,
-    rotation_angles,
+    permuted_benchmark,
+    rotated_benchmark,
 )
-from cltutor.data import Benchmark, ClassificationDataset
-from cltutor.transforms import NormalizeBatch, RandomCropFlip, rotate_images
+from cltutor.data.transforms import NormalizeBatch, RandomCropFlip
 
 __all__ = [
     "DatasetNotFoundError",
@@ -60,7 +58,6 @@ def default_dataset_root() -> Path:
     return Path(cache).expanduser() / "cltutor"
 
 
-# -- batch transforms -----------------------------------------------------------
 # -- loading ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Spec:
@@ -155,8 +152,8 @@ def load_image_dataset(
         raise TypeError(
             f"dataset_root must be a folder path (str or Path) or None, got {dataset_root!r}."
         )
-    _check_bool("download", download)
-    _check_bool("check_integrity", check_integrity)
+    check_bool("download", download)
+    check_bool("check_integrity", check_integrity)
     spec = _SPECS[key]
     root = default_dataset_root() if dataset_root is None else Path(dataset_root).expanduser()
     missing = [f for f in spec.files if not (root / f).is_file()]
@@ -180,9 +177,9 @@ def load_image_dataset(
 # -- benchmarks --------------------------------------------------------------------
 def _split_benchmark(key: str, name: str, n_experiences: int, seed, augment: bool, **kwargs):
     """Shared body of the Split* builders: check, load, attach transforms, split."""
-    _check_n_experiences(n_experiences, _SPECS[key].n_classes)  # before touching files
-    _check_seed(seed)
-    _check_bool("augment", augment)
+    check_n_experiences(n_experiences, _SPECS[key].n_classes)  # before touching files
+    check_seed(seed)
+    check_bool("augment", augment)
     spec = _SPECS[key]
     load_kwargs = {k: kwargs.pop(k) for k in ("dataset_root", "download", "check_integrity")}
     train_ds, test_ds = load_image_dataset(key, **load_kwargs)
@@ -211,7 +208,7 @@ def SplitMNIST(
 
     Images are stored as uint8 ``(N, 1, 28, 28)`` and normalised per batch with
     MNIST's mean 0.1307 and std 0.3081 (Avalanche's default). Arguments as
-    :func:`~cltutor.SplitDigits`; ``seed`` fixes the class order.
+    :func:`~cltutor.data.SplitDigits`; ``seed`` fixes the class order.
 
     Parameters
     ----------
@@ -357,12 +354,10 @@ def PermutedMNIST(
 
     Notebook ``02_forgetting.ipynb`` shows the digits version, PermutedDigits.
     """
-    _check_seed(seed)
-    views = permutation_views(n_experiences, 28 * 28, seed)
-    train_ds, test_ds = _mnist_domain(dataset_root, download)
-    return domain_incremental_benchmark(
-        train_ds, test_ds, views, return_task_id=return_task_id, name="PermutedMNIST"
-    )
+    return permuted_benchmark(
+        functools.partial(_mnist_domain, dataset_root, download), n_experiences, 28 * 28,
+        seed=seed, return_task_id=return_task_id, name="PermutedMNIST",
+    )  # fmt: skip
 
 
 def RotatedMNIST(
@@ -386,10 +381,7 @@ def RotatedMNIST(
 
     Notebook ``02_forgetting.ipynb`` shows the digits version, RotatedDigits.
     """
-    _check_seed(seed)
-    angles = rotation_angles(n_experiences, rotations_list, seed)
-    train_ds, test_ds = _mnist_domain(dataset_root, download)
-    views = [functools.partial(rotate_images, angle=a) for a in angles]
-    return domain_incremental_benchmark(
-        train_ds, test_ds, views, return_task_id=return_task_id, name="RotatedMNIST"
-    )
+    return rotated_benchmark(
+        functools.partial(_mnist_domain, dataset_root, download), n_experiences, rotations_list,
+        seed=seed, return_task_id=return_task_id, name="RotatedMNIST",
+    )  # fmt: skip

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
-from cltutor.loggers import BaseLogger, InteractiveLogger, TextLogger
-from cltutor.metrics import (
+from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
+from cltutor.evaluation.metrics import (
     Metric,
     Tally,
     accuracy_metrics,

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from cltutor.data import ClassificationDataset
-from cltutor.sampling import epoch_batches, group_quotas, shuffled_passes
+from cltutor.data.dataset import ClassificationDataset
+from cltutor.memory.quotas import epoch_batches, group_quotas, shuffled_passes
 
 __all__ = [
     "BatchLoader",

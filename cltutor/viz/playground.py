@@ -17,8 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
-from cltutor.liveplot import FigureView, LivePlotLogger, in_kernel
-from cltutor.plots import plot_accuracy_matrix
+from cltutor.viz.live import FigureView, LivePlotLogger, in_kernel
+from cltutor.viz.plots import plot_accuracy_matrix
 
 __all__ = ["StrategyPlayground", "comparison_table"]
 

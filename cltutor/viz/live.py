@@ -21,8 +21,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from cltutor.loggers import BaseLogger
-from cltutor.plots import plot_forgetting_curves
+from cltutor.evaluation.loggers import BaseLogger
+from cltutor.viz.plots import plot_forgetting_curves
 
 __all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel", "redraw_due"]
 

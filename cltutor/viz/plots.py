@@ -418,12 +418,3 @@ def plot_exemplar_projection(
     ax.set_title("Exemplars among all samples (PCA)")
     return ax
 
-
-def __getattr__(name: str) -> object:
-    """``LivePlotLogger`` and ``FigureView`` live in :mod:`cltutor.liveplot` (which imports
-    this module); ``from cltutor.plots import LivePlotLogger`` finds them there."""
-    if name in ("LivePlotLogger", "FigureView"):
-        from cltutor import liveplot
-
-        return getattr(liveplot, name)
-    raise AttributeError(f"module 'cltutor.plots' has no attribute {name!r}")

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cltutor.loaders import make_generator
+from cltutor._checks import make_generator
 
 __all__ = ["permute_pixels", "rotate_images", "NormalizeBatch", "RandomCropFlip"]
 

@@ -5,14 +5,14 @@
   closest-to-center, which exemplars are kept in a 2-D PCA view).
 * :class:`LoaderInspector`: pick a loader and its batch sizes, see what each
   minibatch is made of.
-* :class:`StrategyPlayground`: train a strategy with live forgetting curves,
-  then compare runs side by side.
+
+The strategy playground is :mod:`cltutor.viz.playground`.
 
 Each panel is a thin shell: its callbacks call plain functions and methods
 (``step()``, ``run()``, :func:`buffer_history`, ...) that tests and notebooks
 call directly. Only core ipywidgets are used, in a way that works with
 ipywidgets 7.7 (Colab) and 8. Figures are shown through
-:class:`~cltutor.liveplot.FigureView` (an ``Output`` cleared with ``wait=True``).
+:class:`~cltutor.viz.live.FigureView` (an ``Output`` cleared with ``wait=True``).
 """
 
 from __future__ import annotations
@@ -30,41 +30,35 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from cltutor.benchmarks import SplitDigits
-from cltutor.buffers import (
+from cltutor.data import Benchmark, ClassificationDataset, Experience, SplitDigits
+from cltutor.memory import (
+    BatchLoader,
     ClassBalancedBuffer,
     ExemplarsBuffer,
     ExperienceBalancedBuffer,
-    make_storage_policy,
-)
-from cltutor.data import Benchmark, ClassificationDataset, Experience
-from cltutor.liveplot import FigureView
-from cltutor.loaders import (
-    BatchLoader,
     GroupBalancedDataLoader,
     GroupBalancedInfiniteDataLoader,
     ReplayDataLoader,
     TaskBalancedDataLoader,
+    extract_features,
+    make_storage_policy,
 )
-from cltutor.playground import StrategyPlayground, comparison_table
-from cltutor.plots import (
+from cltutor.viz.live import FigureView
+from cltutor.viz.plots import (
     batch_composition,
     class_counts,
     plot_batch_composition,
     plot_buffer_composition,
     plot_exemplar_projection,
 )
-from cltutor.selection import extract_features
 
 __all__ = [
     "BufferExplorer",
     "LoaderInspector",
-    "StrategyPlayground",
     "buffer_history",
     "buffer_summary",
     "exemplar_positions",
     "pixel_model",
-    "comparison_table",
     "loader_data",
     "make_loader",
 ]

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor.data import ClassificationDataset
-from cltutor.loaders import make_generator
+from cltutor._checks import make_generator
+from cltutor.data.dataset import ClassificationDataset
 
 __all__ = [
     "ExemplarsSelectionStrategy",

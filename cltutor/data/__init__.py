@@ -1,0 +1,50 @@
+"""The data layer: tensor datasets, streams of experiences and the benchmarks built on them.
+
+- :mod:`~cltutor.data.dataset`: ``ClassificationDataset`` (tensors ``x``, ``y``, ``t``),
+  ``Experience``, ``Stream``, ``Benchmark``.
+- :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated.
+- :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
+  ``RotatedDigits``.
+- :mod:`~cltutor.data.vision`: ``SplitMNIST`` and co. through torchvision.
+- :mod:`~cltutor.data.transforms`: batch transforms (permute, rotate, normalise, crop+flip).
+"""
+
+from cltutor.data.dataset import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.data.digits import PermutedDigits, RotatedDigits, SplitDigits, digits_train_test
+from cltutor.data.streams import class_incremental_benchmark, domain_incremental_benchmark
+from cltutor.data.transforms import NormalizeBatch, RandomCropFlip, permute_pixels, rotate_images
+from cltutor.data.vision import (
+    DatasetNotFoundError,
+    PermutedMNIST,
+    RotatedMNIST,
+    SplitCIFAR10,
+    SplitCIFAR100,
+    SplitFashionMNIST,
+    SplitMNIST,
+    default_dataset_root,
+)
+
+__all__ = [
+    "Benchmark",
+    "ClassificationDataset",
+    "Experience",
+    "Stream",
+    "SplitDigits",
+    "PermutedDigits",
+    "RotatedDigits",
+    "digits_train_test",
+    "class_incremental_benchmark",
+    "domain_incremental_benchmark",
+    "NormalizeBatch",
+    "RandomCropFlip",
+    "permute_pixels",
+    "rotate_images",
+    "DatasetNotFoundError",
+    "SplitMNIST",
+    "PermutedMNIST",
+    "RotatedMNIST",
+    "SplitFashionMNIST",
+    "SplitCIFAR10",
+    "SplitCIFAR100",
+    "default_dataset_root",
+]

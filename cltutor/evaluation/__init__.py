@@ -1,0 +1,48 @@
+"""The evaluation layer: one accuracy matrix per stream, the metrics and the loggers.
+
+- :mod:`~cltutor.evaluation.metrics`: pure functions of the accuracy matrix (average
+  accuracy, forgetting, BWT, FWT) and the ``*_metrics`` pickers.
+- :mod:`~cltutor.evaluation.plugin`: ``EvaluationPlugin``, which fills the matrix.
+- :mod:`~cltutor.evaluation.loggers`: ``InteractiveLogger`` (progress bars), ``TextLogger``.
+"""
+
+from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
+from cltutor.evaluation.metrics import (
+    Metric,
+    accuracy_metrics,
+    average_accuracy,
+    average_forgetting,
+    average_forward_transfer,
+    backward_transfer,
+    bwt_metrics,
+    forgetting,
+    forgetting_metrics,
+    forward_transfer,
+    forward_transfer_metrics,
+    loss_metrics,
+    results_to_dataframe,
+    seen_average_accuracy,
+)
+from cltutor.evaluation.plugin import EvaluationPlugin, default_evaluator
+
+__all__ = [
+    "BaseLogger",
+    "InteractiveLogger",
+    "TextLogger",
+    "Metric",
+    "accuracy_metrics",
+    "loss_metrics",
+    "forgetting_metrics",
+    "bwt_metrics",
+    "forward_transfer_metrics",
+    "average_accuracy",
+    "seen_average_accuracy",
+    "forgetting",
+    "average_forgetting",
+    "backward_transfer",
+    "forward_transfer",
+    "average_forward_transfer",
+    "results_to_dataframe",
+    "EvaluationPlugin",
+    "default_evaluator",
+]

@@ -1,0 +1,44 @@
+"""The pictures: plots, live forgetting curves and the notebook panels.
+
+- :mod:`~cltutor.viz.plots`: ``plot_x(data, ax=None) -> Axes`` for buffers, batches,
+  forgetting curves, accuracy matrices and A-GEM projection rates.
+- :mod:`~cltutor.viz.live`: ``LivePlotLogger`` (a logger that redraws the curves while
+  training runs) and ``FigureView``.
+- :mod:`~cltutor.viz.panels`: ``BufferExplorer`` and ``LoaderInspector`` widgets.
+- :mod:`~cltutor.viz.playground`: ``StrategyPlayground``, every strategy in one panel.
+"""
+
+from cltutor.viz.live import FigureView, LivePlotLogger
+from cltutor.viz.panels import BufferExplorer, LoaderInspector
+from cltutor.viz.playground import StrategyPlayground, comparison_table
+from cltutor.viz.plots import (
+    batch_composition,
+    class_color,
+    class_counts,
+    pca_2d,
+    plot_accuracy_matrix,
+    plot_batch_composition,
+    plot_buffer_composition,
+    plot_exemplar_projection,
+    plot_forgetting_curves,
+    plot_projection_rate,
+)
+
+__all__ = [
+    "FigureView",
+    "LivePlotLogger",
+    "BufferExplorer",
+    "LoaderInspector",
+    "StrategyPlayground",
+    "comparison_table",
+    "batch_composition",
+    "class_color",
+    "class_counts",
+    "pca_2d",
+    "plot_accuracy_matrix",
+    "plot_batch_composition",
+    "plot_buffer_composition",
+    "plot_exemplar_projection",
+    "plot_forgetting_curves",
+    "plot_projection_rate",
+]
