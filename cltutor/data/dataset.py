@@ -228,6 +228,8 @@ class Experience:
     classes_in_this_experience : list of int
     origin_stream : Stream or None
         The stream this experience belongs to.
+    stream_name : str or None
+        The name of that stream (``"train"``, ``"test"``), None outside a stream.
 
     Examples
     --------
@@ -252,6 +254,11 @@ class Experience:
         self.origin_stream = origin_stream
 
     @property
+    def stream_name(self) -> str | None:
+        """``origin_stream.name``, or None for an experience outside a stream."""
+        return None if self.origin_stream is None else self.origin_stream.name
+
+    @property
     def task_labels(self) -> list[int]:
         """The distinct task labels of this experience, ascending."""
         return self.dataset.task_labels
@@ -268,9 +275,8 @@ class Experience:
         return labels[0]
 
     def __repr__(self) -> str:
-        stream = self.origin_stream.name if self.origin_stream is not None else "?"
         return (
-            f"Experience({stream}[{self.current_experience}], n={len(self.dataset)}, "
+            f"Experience({self.stream_name or '?'}[{self.current_experience}], n={len(self.dataset)}, "
             f"classes={self.classes_in_this_experience}, task_labels={self.task_labels})"
         )
 
