@@ -422,7 +422,7 @@ def test_make_storage_policy_builds_each_kind():
     (lambda: ClassBalancedBuffer(10, total_num_classes=5),
      r"total_num_classes=5 only applies with adaptive_size=False"),
     (lambda: ExperienceBalancedBuffer(10, adaptive_size=False),
-     r"adaptive_size=False needs num_experiences as a positive int, got None"),
+     r"num_experiences must be a positive int, got None\. adaptive_size=False divides"),
     (lambda: ParametricBuffer(10, groupby="label"),
      r"groupby must be None, 'class', 'task' or 'experience', got 'label'"),
     (lambda: make_storage_policy("fifo", 10), r"kind must be one of .*, got 'fifo'"),
@@ -465,5 +465,5 @@ def test_update_errors():
         feed(buf, exp)
     with pytest.raises(ValueError, match=r"new_size must be a positive int, got 0"):
         buf.resize(None, 0)
-    with pytest.raises(ValueError, match=r"k must be a non-negative int or None"):
+    with pytest.raises(ValueError, match=r"k must be an int >= 0, got -1\. Use k=None"):
         herding_order(torch.rand(4, 2), -1)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from cltutor._checks import make_generator
 from cltutor.data import ClassificationDataset
 from cltutor.memory.loaders import (
     BatchLoader,
@@ -16,7 +17,6 @@ from cltutor.memory.loaders import (
     GroupBalancedInfiniteDataLoader,
     ReplayDataLoader,
     TaskBalancedDataLoader,
-    make_generator,
 )
 from cltutor.memory.quotas import epoch_batches, group_quotas
 
@@ -249,6 +249,18 @@ def test_infinite_loader_torch_dataset():
      r"batch_size must be a positive int, got 0"),
     (lambda: TaskBalancedDataLoader([1, 2, 3]), TypeError,
      r"data needs task labels: a ClassificationDataset"),
+    (lambda: BatchLoader(labelled(4, 0), shuffle="no"), TypeError,
+     r"shuffle must be True or False, got 'no'\. Write shuffle=False"),
+    (lambda: BatchLoader(labelled(4, 0), drop_last=1), TypeError,
+     r"drop_last must be True or False, got 1"),
+    (lambda: GroupBalancedDataLoader(three_groups(), oversample_small_groups="yes"), TypeError,
+     r"oversample_small_groups must be True or False, got 'yes'"),
+    (lambda: TaskBalancedDataLoader(labelled(4, 0), shuffle=None), TypeError,
+     r"shuffle must be True or False, got None"),
+    (lambda: ReplayDataLoader(labelled(4, 0), labelled(4, 1), oversample_small_tasks=0),
+     TypeError, r"oversample_small_tasks must be True or False, got 0"),
+    (lambda: ReplayDataLoader(labelled(4, 0), labelled(4, 1), task_balanced_dataloader="y"),
+     TypeError, r"task_balanced_dataloader must be True or False, got 'y'"),
 ])
 def test_errors(build, error, match):
     with pytest.raises(error, match=match):

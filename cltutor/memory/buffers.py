@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import check_bool, check_positive_int, make_generator
 from cltutor.data.dataset import ClassificationDataset
 from cltutor.memory.quotas import group_quotas, keep_top_per_group
 from cltutor.memory.selection import (
@@ -42,13 +42,6 @@ __all__ = [
     "ParametricBuffer",
     "make_storage_policy",
 ]
-
-
-def _check_size(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"{name} must be a positive int, got {value!r}. Use {name}=200 for a small memory."
-        )
 
 
 def _experience_data(strategy: Any) -> ClassificationDataset:
@@ -85,7 +78,7 @@ class ExemplarsBuffer:
     """
 
     def __init__(self, max_size: int, seed: int | None = None) -> None:
-        _check_size("max_size", max_size)
+        check_positive_int("max_size", max_size, "Use max_size=200 for a small memory.")
         self.max_size = max_size
         self.seed = seed
         self._generator = make_generator(seed)
@@ -120,7 +113,7 @@ class ExemplarsBuffer:
 
     def resize(self, strategy: Any, new_size: int) -> None:
         """Change ``max_size``; groups shrink to their new quotas, keeping their best rows."""
-        _check_size("new_size", new_size)
+        check_positive_int("new_size", new_size, "Use new_size=200 for a small memory.")
         self.max_size = new_size
         if new_size > self._storage.capacity:
             self._storage.resize(new_size)
@@ -250,19 +243,15 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
                  total_num_groups: int | None = None, seed: int | None = None) -> None:
         super().__init__(max_size, seed=seed)
         name = self._total_name
-        if not isinstance(adaptive_size, bool):
-            raise TypeError(f"adaptive_size must be True or False, got {adaptive_size!r}.")
+        check_bool("adaptive_size", adaptive_size)
         if adaptive_size and total_num_groups is not None:
             raise ValueError(
                 f"{name}={total_num_groups!r} only applies with adaptive_size=False; drop "
                 f"{name} or set adaptive_size=False."
             )
-        bad = not isinstance(total_num_groups, int) or total_num_groups <= 0
-        if not adaptive_size and bad:
-            raise ValueError(
-                f"adaptive_size=False needs {name} as a positive int, got "
-                f"{total_num_groups!r}. E.g. {name}=5, or use adaptive_size=True."
-            )
+        if not adaptive_size:
+            check_positive_int(name, total_num_groups, f"adaptive_size=False divides max_size "
+                               f"by it: e.g. {name}=5, or use adaptive_size=True.")
         self.adaptive_size = adaptive_size
         self.total_num_groups = total_num_groups
         self._groups_cache: tuple[Any, dict[int, BufferGroup]] = (None, {})

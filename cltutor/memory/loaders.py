@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from cltutor._checks import check_bool, check_positive_int, make_generator
 from cltutor.data.dataset import ClassificationDataset
 from cltutor.memory.quotas import epoch_batches, group_quotas, shuffled_passes
 
@@ -31,24 +32,18 @@ __all__ = [
     "TaskBalancedDataLoader",
     "ReplayDataLoader",
     "GroupBalancedInfiniteDataLoader",
-    "make_generator",
 ]
 
 Batch = tuple[Tensor, Tensor, Tensor]
 
 
-def make_generator(seed: int | None) -> torch.Generator | None:
-    """A seeded CPU generator, or None to draw from torch's global generator."""
-    if seed is None:
-        return None
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int or None, got {seed!r}.")
-    return torch.Generator().manual_seed(seed)
+def _check_batch_size(name: str, value: int) -> None:
+    check_positive_int(name, value, f"Try {name}=32.")
 
 
-def _check_positive(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}. Try {name}=32.")
+def _check_flags(**flags: bool) -> None:
+    for name, value in flags.items():
+        check_bool(name, value)
 
 
 class BatchLoader:
@@ -82,7 +77,8 @@ class BatchLoader:
         drop_last: bool = False,
         seed: int | None = None,
     ) -> None:
-        _check_positive("batch_size", batch_size)
+        _check_batch_size("batch_size", batch_size)
+        _check_flags(shuffle=shuffle, drop_last=drop_last)
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -148,6 +144,7 @@ class _MultiGroupLoader:
     """Shared iteration: batches of positions -> gathered ``(x, y, t)`` batches."""
 
     def __init__(self, data: AnyDataset, seed: int | None, shuffle: bool) -> None:
+        check_bool("shuffle", shuffle)
         self.data, self.seed, self.shuffle = data, seed, shuffle
         self._generator = make_generator(seed)
 
@@ -182,7 +179,7 @@ def _check_datasets(datasets: Sequence[AnyDataset], name: str) -> list[AnyDatase
 
 
 def _check_group_batch(batch_size: int, n_groups: int, name: str = "batch_size") -> None:
-    _check_positive(name, batch_size)
+    _check_batch_size(name, batch_size)
     if batch_size < n_groups:
         raise ValueError(
             f"{name}={batch_size} is smaller than the number of groups ({n_groups}); every "
@@ -226,6 +223,7 @@ class GroupBalancedDataLoader(_MultiGroupLoader):
                  batch_size: int = 32, seed: int | None = None, shuffle: bool = True) -> None:
         datasets = _check_datasets(datasets, "datasets")
         _check_group_batch(batch_size, len(datasets))
+        check_bool("oversample_small_groups", oversample_small_groups)
         super().__init__(_concat(datasets), seed, shuffle)
         self.datasets = datasets
         self.oversample_small_groups = oversample_small_groups
@@ -286,6 +284,7 @@ class TaskBalancedDataLoader(_MultiGroupLoader):
                  shuffle: bool = True) -> None:
         groups = _task_groups(data, "data")
         _check_group_batch(batch_size, len(groups))
+        check_bool("oversample_small_groups", oversample_small_groups)
         super().__init__(data, seed, shuffle)
         self.oversample_small_groups = oversample_small_groups
         self.batch_size = batch_size
@@ -333,8 +332,10 @@ class ReplayDataLoader(_MultiGroupLoader):
                  oversample_small_tasks: bool = False, batch_size: int = 32,
                  batch_size_mem: int = 32, task_balanced_dataloader: bool = False,
                  seed: int | None = None, shuffle: bool = True) -> None:
-        _check_positive("batch_size", batch_size)
-        _check_positive("batch_size_mem", batch_size_mem)
+        _check_batch_size("batch_size", batch_size)
+        _check_batch_size("batch_size_mem", batch_size_mem)
+        _check_flags(oversample_small_tasks=oversample_small_tasks,
+                     task_balanced_dataloader=task_balanced_dataloader)
         if memory is None or len(memory) == 0:
             raise ValueError(
                 "memory is empty; a replay batch needs stored rows. Use BatchLoader(data) "
@@ -380,7 +381,7 @@ class GroupBalancedInfiniteDataLoader:
     def __init__(self, datasets: Sequence[AnyDataset], batch_size: int = 32,
                  seed: int | None = None) -> None:
         datasets = _check_datasets(datasets, "datasets")
-        _check_positive("batch_size", batch_size)
+        _check_batch_size("batch_size", batch_size)
         if all(len(d) == 0 for d in datasets):
             raise ValueError("datasets are all empty; there is nothing to sample from.")
         self.datasets, self.batch_size, self.seed = datasets, batch_size, seed

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import check_int_range, make_generator
 from cltutor.data.dataset import ClassificationDataset
 
 __all__ = [
@@ -39,8 +39,7 @@ FEATURE_BATCH_SIZE = 256  # used when the strategy has no eval_mb_size
 def _check_k(k: int | None, n: int) -> int:
     if k is None:
         return n
-    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-        raise ValueError(f"k must be a non-negative int or None (all items), got {k!r}.")
+    check_int_range("k", k, 0, None, "Use k=None to rank all items.")
     return min(k, n)
 
 
