@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from cltutor.data import ClassificationDataset, Experience
+from cltutor.data import ClassificationDataset, Experience, SplitDigits
 from cltutor.memory.buffers import (
     BufferGroup,
     ClassBalancedBuffer,
@@ -162,13 +162,7 @@ def test_class_balanced_order_is_ascending_ids_not_set_order():
     assert group_sizes(buf) == {3: 4, 17: 3, 50: 3}
 
 
-def test_sparse_group_keys_map_to_positions_without_searchsorted(monkeypatch):
-    # searchsorted wakes the CPU thread pool (~10 ms a call on a busy machine): the update
-    # maps keys to positions with a lookup table instead
-    def refuse(*args, **kwargs):
-        raise AssertionError("the buffer update must not call torch.searchsorted")
-
-    monkeypatch.setattr(torch, "searchsorted", refuse)
+def test_sparse_class_ids_get_their_quotas_in_ascending_order():
     buf = ClassBalancedBuffer(11, seed=0)
     feed(buf, make_exp([50, 3, 17], 20))
     feed(buf, make_exp([8], 20, start=60))
@@ -270,7 +264,7 @@ def test_buffer_is_a_snapshot_and_call_is_update():
 def test_resize_keeps_the_highest_priority_rows():
     buf = ReservoirSamplingBuffer(20, seed=0)
     feed(buf, make_exp([0], 50))
-    keys = buf._storage.priority[:20]
+    keys = buf._stored.priority
     best = set(buf.buffer.x[keys.argsort(descending=True)[:8], 0].tolist())
     buf.resize(None, 8)
     assert buf.max_size == 8 and set(buf.buffer.x[:, 0].tolist()) == best
@@ -295,9 +289,28 @@ def test_empty_buffer_and_ext_mem_view():
     assert isinstance(buf.buffer_groups[0], BufferGroup)
     assert buf.ext_mem[1].targets.tolist() == [1, 1, 1]
     groups = buf.buffer_groups
-    assert buf.buffer_groups is groups  # cached until the next update
+    rows = {k: g.buffer.x.tolist() for k, g in groups.items()}
+    assert {k: g.buffer.x.tolist() for k, g in buf.buffer_groups.items()} == rows  # same rows
     feed(buf, make_exp([2], 5, 1, 100))
-    assert buf.buffer_groups is not groups and list(buf.buffer_groups) == [0, 1, 2]
+    assert list(buf.buffer_groups) == [0, 1, 2]
+    assert {k: g.buffer.x.tolist() for k, g in groups.items()} == rows  # a read is a snapshot
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ReservoirSamplingBuffer(10**7, seed=0),
+    lambda: ClassBalancedBuffer(10**7, seed=0),
+    lambda: ParametricBuffer(10**7, groupby="class", seed=0),
+])
+def test_storage_holds_only_the_rows_kept_never_max_size(make):
+    exp = SplitDigits(n_experiences=5, seed=0).train_stream[0]
+    buf = make()
+    feed(buf, exp)
+    data, stored = exp.dataset, buf._stored
+    assert buf.buffer.x.shape[0] == len(buf) == len(data)
+    tensors = (stored.data.x, stored.data.y, stored.data.t, stored.group, stored.priority)
+    stored_bytes = sum(t.numel() * t.element_size() for t in tensors)
+    data_bytes = sum(t.numel() * t.element_size() for t in (data.x, data.y, data.t))
+    assert data_bytes <= stored_bytes <= data_bytes + 16 * len(data)  # + group, priority
 
 
 def test_buffer_moves_data_to_the_strategy_device_and_keeps_transform():

@@ -4,19 +4,22 @@ A buffer is a set of *groups* (one for a reservoir; one per experience, class or
 task for the balanced buffers), each with a quota of slots. Every stored row
 carries its group and a *priority*; an update keeps, in each group, the rows of
 highest priority among the stored rows and the new ones (see
-:mod:`cltutor.selection`). Reservoir sampling draws a random priority once per
-sample; a :class:`ParametricBuffer` asks its selection strategy for a ranking.
+:mod:`cltutor.memory.selection`). Reservoir sampling draws a random priority once
+per sample; a :class:`ParametricBuffer` asks its selection strategy for a ranking.
 
-Storage is ``max_size`` preallocated rows on the data's device (the strategy's
-device inside a strategy): an update is a handful of tensor operations, never a
-tree of dataset views. Quotas are deterministic: groups in ascending key order,
-which is arrival order for experiences and ascending ids for classes and tasks.
+The stored rows are one :class:`~cltutor.memory.storage.StoredRows` record on the
+data's device (the strategy's device inside a strategy). An update concatenates the
+stored and the new groups and priorities, keeps each group's top rows
+(:func:`~cltutor.memory.quotas.keep_top_per_group`) and gathers them into a new
+record: storage grows with the rows kept, and a dataset read from ``.buffer`` is never
+changed afterwards. Quotas are deterministic: groups in ascending key order, which is
+arrival order for experiences and ascending ids for classes and tasks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -30,7 +33,7 @@ from cltutor.memory.selection import (
     RandomExemplarsSelectionStrategy,
     make_selection_strategy,
 )
-from cltutor.memory.storage import SlotStorage
+from cltutor.memory.storage import StoredRows
 
 __all__ = [
     "ExemplarsBuffer",
@@ -82,20 +85,19 @@ class ExemplarsBuffer:
         self.max_size = max_size
         self.seed = seed
         self._generator = make_generator(seed)
-        self._storage = SlotStorage(max_size)
+        self._stored: StoredRows | None = None  # None until the first rows arrive
         self._keys: list[int] = []  # every group seen, ascending
         self._n_updates = 0  # update calls so far
-        self._cache: ClassificationDataset | None = None
 
     @property
     def buffer(self) -> ClassificationDataset:
-        """The stored rows as one dataset (a snapshot, cached until the next change)."""
-        if self._cache is None:
-            self._cache = self._storage.view()
-        return self._cache
+        """The stored rows as one dataset (a snapshot: an update builds a new one)."""
+        if self._stored is None:
+            return ClassificationDataset(torch.zeros(0), torch.zeros(0, dtype=torch.long))
+        return self._stored.data
 
     def __len__(self) -> int:
-        return self._storage.n
+        return 0 if self._stored is None else len(self._stored)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_size={self.max_size}, stored={len(self)})"
@@ -103,10 +105,13 @@ class ExemplarsBuffer:
     def update(self, strategy: Any, **kwargs: Any) -> None:
         """Add the rows of ``strategy.experience.dataset`` (the only state it reads)."""
         data = _experience_data(strategy)
-        self._storage.check(data)
+        if self._stored is not None:
+            self._stored.check_format(data)
+            data = data.to(self._stored.data.device)  # rows stay where the first ones went
         group = self._group_keys(data)  # (N,)
         self._register(group)
-        self._keep(strategy, data, group, self._new_priorities(data))
+        dev = data.device
+        self._keep(strategy, StoredRows(data, group.to(dev), self._new_priorities(data).to(dev)))
         self._n_updates += 1
 
     __call__ = update
@@ -115,11 +120,8 @@ class ExemplarsBuffer:
         """Change ``max_size``; groups shrink to their new quotas, keeping their best rows."""
         check_positive_int("new_size", new_size, "Use new_size=200 for a small memory.")
         self.max_size = new_size
-        if new_size > self._storage.capacity:
-            self._storage.resize(new_size)
-        self._keep(strategy, None, None, None)
-        if new_size < self._storage.capacity:
-            self._storage.resize(new_size)
+        if self._stored is not None:
+            self._keep(strategy, StoredRows.empty_like(self._stored.data))
 
     def get_group_lengths(self, num_groups: int) -> list[int]:
         """Quota of each of ``num_groups`` groups, in order."""
@@ -137,42 +139,25 @@ class ExemplarsBuffer:
         """Uniform random keys ``(N,)`` (reservoir sampling), drawn on the CPU."""
         return torch.rand(len(data), generator=self._generator, dtype=torch.float64)
 
-    def _rerank(self, strategy: Any, data: ClassificationDataset, group: Tensor,
-                priority: Tensor) -> Tensor:
-        return priority  # ParametricBuffer re-ranks its groups here
+    def _rank(self, strategy: Any, old: StoredRows,
+              new: StoredRows) -> tuple[StoredRows, StoredRows]:
+        return old, new  # ParametricBuffer re-ranks its groups here
 
-    def _keep(self, strategy: Any, data: ClassificationDataset | None, group: Tensor | None,
-              priority: Tensor | None) -> None:
-        """Keep each group's top rows among the stored rows and ``data`` (None: resize)."""
-        st = self._storage
-        if st.x is None and (data is None or len(data) == 0):
-            return
-        if st.x is None:
-            st.allocate(data)
-        if data is None:
-            data = ClassificationDataset(st.x[:0], st.y[:0], st.t[:0], st.transform)
-            group, priority = st.group[:0], st.priority[:0]
-        group, priority = group.to(st.x.device), priority.to(st.x.device)
-        priority = self._rerank(strategy, data, group, priority)
-        n, keys = st.n, torch.tensor(self._keys, dtype=torch.long, device=st.x.device)
-        quotas = torch.tensor(self.get_group_lengths(len(keys)), device=st.x.device)
-        all_group = torch.cat([st.group[:n], group])  # (n + N,), stored rows first
-        all_priority = torch.cat([st.priority[:n], priority])
-        # key -> position 0..G-1 by a table and one gather: torch.searchsorted splits even a
-        # few hundred rows over the CPU thread pool, ~10 ms a call when the CPU is busy
-        position = keys.new_zeros(max(self._keys, default=-1) + 1)  # (max key + 1,)
-        position.index_copy_(0, keys, torch.arange(len(keys), device=keys.device))
-        keep = keep_top_per_group(position.index_select(0, all_group), all_priority, quotas)
-        rows = keep[n:].nonzero().flatten()  # (r,) new rows that enter
-        at = rows.to(data.device)
-        st.rewrite(keep[:n], {
-            "x": data.x.index_select(0, at),  # raw inputs: the transform applies on reads
-            "y": data.y.index_select(0, at),
-            "t": data.t.index_select(0, at),
-            "group": group.index_select(0, rows),
-            "priority": priority.index_select(0, rows),
-        })
-        self._cache = None
+    def _keep(self, strategy: Any, new: StoredRows) -> None:
+        """Keep each group's top rows among the stored rows and ``new``."""
+        if self._stored is None:
+            if len(new) == 0:
+                return
+            self._stored = StoredRows.empty_like(new.data)
+        old, new = self._rank(strategy, self._stored, new)
+        group = torch.cat([old.group, new.group])  # (n + N,), stored rows first
+        priority = torch.cat([old.priority, new.priority])
+        present, position = torch.unique(group, return_inverse=True)  # (G,), (n + N,) in 0..G-1
+        quota = dict(zip(self._keys, self.get_group_lengths(len(self._keys)), strict=True))
+        quotas = torch.tensor([quota[key] for key in present.tolist()], device=group.device)
+        keep = keep_top_per_group(position, priority, quotas)  # (n + N,)
+        n = len(old)  # gather only the rows that stay, not all n + N
+        self._stored = old.subset(keep[:n]).concat(new.subset(keep[n:]))
 
 
 class ReservoirSamplingBuffer(ExemplarsBuffer):
@@ -254,7 +239,6 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
                                f"by it: e.g. {name}=5, or use adaptive_size=True.")
         self.adaptive_size = adaptive_size
         self.total_num_groups = total_num_groups
-        self._groups_cache: tuple[Any, dict[int, BufferGroup]] = (None, {})
 
     def get_group_lengths(self, num_groups: int) -> list[int]:
         total = None if self.adaptive_size else self.total_num_groups
@@ -274,14 +258,11 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
     @property
     def buffer_groups(self) -> dict[int, BufferGroup]:
         """Group key -> :class:`BufferGroup` (its quota and rows), keys ascending."""
-        data, st = self.buffer, self._storage
-        cached = self._groups_cache
-        if cached[0] is not data:  # valid while .buffer is the same snapshot
-            quotas = self.get_group_lengths(len(self._keys))
-            groups = {key: BufferGroup(quota, data.subset(st.group[: st.n] == key))
-                      for key, quota in zip(self._keys, quotas, strict=True)}
-            self._groups_cache = cached = (data, groups)
-        return cached[1]
+        data = self.buffer
+        group = self._stored.group if self._stored is not None else torch.zeros(0)  # (n,)
+        quotas = self.get_group_lengths(len(self._keys))
+        return {key: BufferGroup(quota, data.subset(group == key))
+                for key, quota in zip(self._keys, quotas, strict=True)}
 
     @property
     def ext_mem(self) -> dict[int, ClassificationDataset]:
@@ -432,28 +413,28 @@ class ParametricBuffer(BalancedExemplarsBuffer):
         super()._register(group)
 
     def _new_priorities(self, data: ClassificationDataset) -> Tensor:
-        return torch.zeros(len(data), dtype=torch.float64)  # _rerank sets them
+        return torch.zeros(len(data), dtype=torch.float64)  # _rank sets them
 
-    def _rerank(self, strategy: Any, data: ClassificationDataset, group: Tensor,
-                priority: Tensor) -> Tensor:
+    def _rank(self, strategy: Any, old: StoredRows,
+              new: StoredRows) -> tuple[StoredRows, StoredRows]:
         """Rank the candidates of every group that gains rows or must shrink."""
-        st = self._storage
-        stored, dev = st.view(share=False), st.x.device
+        old_priority, new_priority = old.priority.clone(), new.priority.clone()
+        dev = old_priority.device
         quotas = self.get_group_lengths(len(self._keys))
         for key, quota in zip(self._keys, quotas, strict=True):
-            old = (st.group[: st.n] == key).nonzero().flatten()  # (a,) its stored slots
-            new = (group == key).nonzero().flatten()  # (b,) its new rows
-            if len(new) == 0 and len(old) <= quota:
+            in_old = (old.group == key).nonzero().flatten()  # (a,) its stored rows
+            in_new = (new.group == key).nonzero().flatten()  # (b,) its new rows
+            if len(in_new) == 0 and len(in_old) <= quota:
                 continue
-            fresh = data if len(new) == len(data) else data.subset(new)
-            candidates = stored.subset(old).concat(fresh)  # (a + b) rows, stored first
+            fresh = new.data if len(in_new) == len(new) else new.data.subset(in_new)
+            candidates = old.data.subset(in_old).concat(fresh)  # (a + b) rows, stored first
             order = self.selection_strategy.make_sorted_indices(strategy, candidates, k=quota)
             rank = torch.full((len(candidates),), float("-inf"), dtype=torch.float64, device=dev)
             best_first = -torch.arange(len(order), dtype=torch.float64, device=dev)
             rank.index_copy_(0, order.to(dev), best_first)  # best 0, -1, ...; dropped -inf
-            st.priority.index_copy_(0, old, rank[: len(old)])
-            priority.index_copy_(0, new, rank[len(old) :])
-        return priority
+            old_priority.index_copy_(0, in_old, rank[: len(in_old)])
+            new_priority.index_copy_(0, in_new, rank[len(in_old) :])
+        return replace(old, priority=old_priority), replace(new, priority=new_priority)
 
 
 #: groupby -> the group key of each new row, shape (N,)
