@@ -1,12 +1,10 @@
 """The live forgetting-curve logger: what it records, what it draws, how often it redraws."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
-from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits
+from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits, SupervisedPlugin
 from cltutor.strategies import Naive
 from cltutor.viz import live as liveplot
 from cltutor.viz.live import FigureView, LivePlotLogger
@@ -73,13 +71,55 @@ def test_throttles_redraws_during_training_and_draws_the_last_state(bench):
     assert curves(live)["exp 0"][1][0] == pytest.approx(init)
 
 
-def test_redraw_due_waits_min_interval_and_ten_drawing_times():
-    assert liveplot.redraw_due(0.2, 0.2, 0.0)
-    assert not liveplot.redraw_due(0.19, 0.2, 0.0)
-    assert not liveplot.redraw_due(0.9, 0.2, 0.1)  # drawing takes 0.1 s: wait 1 s
-    assert liveplot.redraw_due(1.0, 0.2, 0.1)
-    assert liveplot.redraw_due(0.06, 0.0, 0.01, max_share=0.2)
-    assert not liveplot.redraw_due(0.06, 0.0, 0.01)
+class FakeClock:
+    """``time.perf_counter`` for the live module: advanced by hand, 0.1 s per epoch."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+class EpochTicker(SupervisedPlugin):
+    def __init__(self, clock, seconds):
+        self.clock, self.seconds = clock, seconds
+
+    def after_training_epoch(self, strategy, **kwargs):  # runs before the periodic eval
+        self.clock.now += self.seconds
+
+
+def test_no_redraw_sooner_than_min_interval_after_the_previous_one(bench, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(liveplot, "time", clock)
+    live = LivePlotLogger(min_interval=0.25)
+    drawn_at = []
+    monkeypatch.setattr(live.view, "show", lambda fig: drawn_at.append(clock.now))
+    strategy = make_strategy(live, epochs=6, eval_every=1, plugins=[EpochTicker(clock, 0.1)])
+    strategy.train(bench.train_stream[0], eval_streams=[bench.test_stream])
+    # evaluations at 0 (before training), 0.1, ..., 0.6 s: drawn at 0, 0.3 and 0.6, each at
+    # least 0.25 s after the one before; then the end of train() draws at once
+    assert len(live.history[0]) == 7
+    assert drawn_at == pytest.approx([0.0, 0.3, 0.6, 0.6])
+    assert all(b - a >= 0.25 for a, b in zip(drawn_at[:2], drawn_at[1:3], strict=True))
+    assert len(curves(live)["exp 0"][0]) == 7  # the skipped evaluations are drawn at the end
+
+
+def test_the_end_of_train_and_of_a_top_level_eval_draw_the_last_state(bench):
+    live = LivePlotLogger(min_interval=100.0)  # nothing is due again within the test
+    strategy = make_strategy(live, epochs=2, eval_every=1)
+    strategy.train(bench.train_stream[0], eval_streams=[bench.test_stream])
+    assert live.redraws == 2  # the first evaluation, then the end of train()
+    n = n_iters(bench.train_stream[0], epochs=2)
+    assert curves(live)["exp 0"][0] == [0, n // 2, n]
+    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if not ln.get_label().startswith("exp")]
+    assert vlines == [n]  # the boundary added by after_training_exp is drawn too
+    strategy.eval(bench.test_stream[:2])  # top level: drawn when it returns
+    assert live.redraws == 3
+    assert curves(live)["exp 0"][0] == [0, n // 2, n, n]
+    assert curves(live)["exp 1"][0] == [0, n // 2, n, n]
+    strategy.eval(bench.train_stream[:1])  # another stream: nothing new to draw
+    assert live.redraws == 3
 
 
 def test_ignores_other_streams(bench):
@@ -152,23 +192,11 @@ def test_figure_view_clears_an_output_widget(monkeypatch):
     assert view.shown == 1
 
 
-class FakeEvents:
-    def __init__(self):
-        self.callbacks = []
-
-    def register(self, event, fn):
-        assert event == "post_run_cell"
-        self.callbacks.append(fn)
-
-    def unregister(self, event, fn):
-        self.callbacks.remove(fn)
-
-
-def test_in_a_kernel_the_skipped_last_redraw_happens_when_the_cell_ends(bench, monkeypatch):
+def test_in_a_kernel_the_last_state_is_shown_without_waiting_for_the_cell(bench,
+                                                                             monkeypatch):
     import IPython.display
 
-    shell = SimpleNamespace(kernel=object(), events=FakeEvents())
-    monkeypatch.setattr(liveplot, "_shell", lambda: shell)
+    monkeypatch.setattr(liveplot, "in_kernel", lambda: True)
     handle = FakeHandle()
     monkeypatch.setattr(IPython.display, "display", lambda obj, display_id=False: handle)
     live = LivePlotLogger(min_interval=100.0)
@@ -176,11 +204,9 @@ def test_in_a_kernel_the_skipped_last_redraw_happens_when_the_cell_ends(bench, m
     for exp in bench.train_stream[:2]:
         strategy.train(exp, eval_streams=[bench.test_stream])
         strategy.eval(bench.test_stream)
-    assert live.redraws == 1  # only the first: every later one is within 100 s
-    assert len(shell.events.callbacks) == 1  # one redraw booked, not one per call
-    shell.events.callbacks[0](None)  # IPython runs it when the cell ends
-    assert live.redraws == 2 and shell.events.callbacks == []
-    assert len(handle.updates) == 1
+    # the first evaluation, then the end of each train() and of each top-level eval()
+    assert live.redraws == 5
+    assert len(handle.updates) == 4  # displayed once, then updated in place
     n = n_iters(bench.train_stream[0])
     assert curves(live)["exp 0"][0] == [x for x, _ in live.history[0]]
     assert curves(live)["exp 0"][0][-1] == 2 * 3 * n  # the last evaluation is drawn

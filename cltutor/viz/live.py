@@ -9,8 +9,9 @@ displayed and the figure is only redrawn, which is what the tests inspect.
 
 :class:`LivePlotLogger` is a logger: give it to an ``EvaluationPlugin`` and it
 records the accuracy on each test experience at every evaluation, then redraws
-:func:`~cltutor.plots.plot_forgetting_curves`, at most every ``min_interval``
-seconds during training plus once at the end.
+:func:`~cltutor.viz.plots.plot_forgetting_curves`: during training at most every
+``min_interval`` seconds, and always at the end of ``train()`` and of a top-level
+``eval()``, so the last state is on screen when the call returns.
 """
 
 from __future__ import annotations
@@ -24,21 +25,16 @@ from matplotlib.figure import Figure
 from cltutor.evaluation.loggers import BaseLogger
 from cltutor.viz.plots import plot_forgetting_curves
 
-__all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel", "redraw_due"]
-
-
-def _shell() -> Any:
-    """The running IPython shell, or None."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # IPython is optional outside notebooks
-        return None
-    return get_ipython()
+__all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel"]
 
 
 def in_kernel() -> bool:
     """True inside a Jupyter kernel, where ``display`` reaches a front end."""
-    return getattr(_shell(), "kernel", None) is not None
+    try:
+        from IPython import get_ipython
+    except ImportError:  # IPython is optional outside notebooks
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -46,19 +42,6 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def redraw_due(elapsed: float, min_interval: float, last_cost: float,
-               max_share: float = 0.1) -> bool:
-    """Whether a throttled redraw may happen ``elapsed`` seconds after the last one.
-
-    It waits at least ``min_interval`` seconds, and long enough that drawing (which
-    took ``last_cost`` seconds last time) uses at most ``max_share`` of the time.
-
-    >>> redraw_due(0.3, 0.2, 0.01), redraw_due(0.3, 0.2, 0.05)
-    (True, False)
-    """
-    return elapsed >= max(min_interval, last_cost / max_share)
 
 
 class FigureView:
@@ -134,11 +117,9 @@ class LivePlotLogger(BaseLogger):
     stream : str, default "test"
         Name of the evaluated stream whose accuracies are plotted.
     min_interval : float, default 0.2
-        Least seconds between two redraws, raised to 10 times the last drawing
-        time so drawing costs about 10% of the run at most (see :func:`redraw_due`).
-        The last state is always drawn: in Jupyter when the running cell ends
-        (call :meth:`flush` to draw it sooner), elsewhere at the end of each
-        ``train()`` or top-level ``eval()``.
+        Least seconds from the end of one redraw to the next one during training.
+        The end of each ``train()`` and of each ``eval()`` called outside training
+        redraws without waiting, so the last state is always drawn.
 
     Attributes
     ----------
@@ -187,11 +168,9 @@ class LivePlotLogger(BaseLogger):
         self.boundaries: list[int] = []
         self.redraws = 0
         self._trained: int | None = None  # current_experience of the last trained experience
-        self._training = False
-        self._pending = False
-        self._hooked = False  # a redraw is booked for the end of the running cell
-        self._cost = 0.0  # seconds the last redraw took
-        self._last = float("-inf")  # perf_counter() at the end of the last redraw
+        self._training = False  # inside train(): an eval() there is a periodic one
+        self._pending = False  # recorded something not drawn yet
+        self._last_redraw = float("-inf")  # perf_counter() at the end of the last redraw
 
     # -- recording -----------------------------------------------------------------
     def _check_attached(self) -> None:
@@ -237,22 +216,12 @@ class LivePlotLogger(BaseLogger):
 
     # -- drawing -------------------------------------------------------------------
     def _maybe_redraw(self, final: bool = False) -> None:
-        """Redraw if due. At the end of a call, a skipped redraw is owed: outside
-        Jupyter (no picture to render) it happens now, in a kernel when the cell ends."""
+        """Redraw what changed: at the end of a call (``final``) now, otherwise only once
+        ``min_interval`` seconds have passed since the last redraw."""
         if not self._pending:
             return
-        if redraw_due(time.perf_counter() - self._last, self.min_interval, self._cost):
+        if final or time.perf_counter() - self._last_redraw >= self.min_interval:
             self.redraw()
-        elif final and not in_kernel():
-            self.flush()
-        elif final and not self._hooked:
-            _shell().events.register("post_run_cell", self._flush_at_cell_end)
-            self._hooked = True
-
-    def _flush_at_cell_end(self, *args: Any) -> None:
-        _shell().events.unregister("post_run_cell", self._flush_at_cell_end)
-        self._hooked = False
-        self.flush()
 
     def flush(self) -> None:
         """Redraw now if anything changed since the last redraw."""
@@ -261,11 +230,9 @@ class LivePlotLogger(BaseLogger):
 
     def redraw(self) -> None:
         """Draw the curves recorded so far and show the figure."""
-        start = time.perf_counter()
         self.ax.clear()
         plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries)
         self.view.show(self.figure)
         self.redraws += 1
         self._pending = False
-        self._last = time.perf_counter()
-        self._cost = self._last - start
+        self._last_redraw = time.perf_counter()

@@ -144,7 +144,6 @@ class StrategyPlayground:
                 n_experiences=self.n_experiences, epochs=self.epochs_control.value,
                 lr=self.lr_control.value, seed=self.seed, device=self.device,
                 progress=False, loggers=[self.live], eval_every=1, **self.options())
-            self.live.flush()  # a button callback ends no cell: draw the last state now
         finally:
             self.run_button.disabled = False
         self.results.append(result)
