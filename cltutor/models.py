@@ -12,12 +12,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import check_bool, check_int_range, check_number, check_positive_int, is_int
+
 __all__ = ["SimpleMLP", "SimpleCNN", "BatchRenorm2D", "LatentReplayNet"]
-
-
-def _check_positive_int(name: str, value: int, hint: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}. {hint}")
 
 
 class SimpleMLP(nn.Module):
@@ -54,12 +51,12 @@ class SimpleMLP(nn.Module):
         drop_rate: float = 0.5,
     ) -> None:
         super().__init__()
-        _check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
-        _check_positive_int("input_size", input_size, "Use 64 for 8x8 digits, 784 for MNIST.")
-        _check_positive_int("hidden_size", hidden_size, "Try hidden_size=512.")
-        _check_positive_int("hidden_layers", hidden_layers, "Try hidden_layers=1.")
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate!r}. Try 0.5 or 0.")
+        check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
+        check_positive_int("input_size", input_size, "Use 64 for 8x8 digits, 784 for MNIST.")
+        check_positive_int("hidden_size", hidden_size, "Try hidden_size=512.")
+        check_positive_int("hidden_layers", hidden_layers, "Try hidden_layers=1.")
+        check_number("drop_rate", drop_rate, "Try drop_rate=0.5, or 0 for none.",
+                     low=0, high=1, high_open=True)
         self.num_classes = num_classes
         self.input_size = input_size
         layers: list[nn.Module] = [nn.Flatten()]
@@ -105,8 +102,8 @@ class SimpleCNN(nn.Module):
         channels: Sequence[int] = (32, 64),
     ) -> None:
         super().__init__()
-        _check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
-        _check_positive_int("in_channels", in_channels, "Use 1 for digits/MNIST, 3 for CIFAR.")
+        check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
+        check_positive_int("in_channels", in_channels, "Use 1 for digits/MNIST, 3 for CIFAR.")
         if len(channels) == 0:
             raise ValueError("channels must name at least one conv block, got (). Try (32, 64).")
         layers: list[nn.Module] = []
@@ -128,8 +125,6 @@ class SimpleCNN(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 
 
 # -- AR1's building blocks: Batch Renormalization and a latent-replay network ------------
@@ -200,11 +195,8 @@ class BatchRenorm2D(nn.Module):
         init_from_first_batch: bool = True,
     ) -> None:
         super().__init__()
-        _check_positive_int("num_features", num_features, "Use the conv layer's out_channels.")
-        if not isinstance(init_from_first_batch, bool):
-            raise TypeError(
-                f"init_from_first_batch must be True or False, got {init_from_first_batch!r}."
-            )
+        check_positive_int("num_features", num_features, "Use the conv layer's out_channels.")
+        check_bool("init_from_first_batch", init_from_first_batch)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -330,9 +322,9 @@ class LatentReplayNet(nn.Module):
         latent_layer_num: int = 2,
     ) -> None:
         super().__init__()
-        _check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
+        check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
         shape = tuple(input_shape)
-        if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+        if len(shape) != 3 or not all(is_int(s) and s > 0 for s in shape):
             raise ValueError(
                 f"input_shape must be (C, H, W) of positive ints, got {input_shape!r}. "
                 "Use (1, 8, 8) for the bundled digits or (1, 28, 28) for MNIST."
@@ -341,11 +333,10 @@ class LatentReplayNet(nn.Module):
             raise ValueError(
                 "channels must name at least one block, got (). Try (32, 64, 64, 128)."
             )
-        if not isinstance(latent_layer_num, int) or not 0 <= latent_layer_num < len(channels):
-            raise ValueError(
-                f"latent_layer_num must be an int in [0, {len(channels) - 1}] (a block index), "
-                f"got {latent_layer_num!r}. Try latent_layer_num={max(len(channels) - 2, 0)}."
-            )
+        check_int_range(
+            "latent_layer_num", latent_layer_num, 0, len(channels) - 1,
+            f"It is the index of a block; try latent_layer_num={max(len(channels) - 2, 0)}.",
+        )
         blocks, width, side = [], shape[0], min(shape[1:])
         for out in channels:
             blocks.append(_brn_block(width, out, pool=side >= 8))

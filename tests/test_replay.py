@@ -153,9 +153,16 @@ def test_replay_beats_naive_on_split_digits():
     (lambda: ReplayPlugin(mem_size=-3), ValueError,
      r"mem_size must be a positive int, got -3\. Use mem_size=200"),
     (lambda: ReplayPlugin(batch_size=0), ValueError,
-     r"batch_size must be a positive int or None .*, got 0"),
+     r"batch_size must be a positive int or None, got 0\. None uses the strategy's "
+     r"train_mb_size"),
     (lambda: ReplayPlugin(batch_size_mem=-2), ValueError,
-     r"batch_size_mem must be a positive int or None .*, got -2"),
+     r"batch_size_mem must be a positive int or None, got -2\. None uses the strategy's "
+     r"train_mb_size"),
+    (lambda: ReplayPlugin(task_balanced_dataloader="yes"), TypeError,
+     r"task_balanced_dataloader must be True or False, got 'yes'"),
+    (lambda: Replay(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1),
+                    seed="0"), TypeError,
+     r"seed must be an int or None, got '0'"),
     (lambda: ReplayPlugin(mem_size=100, storage_policy=ClassBalancedBuffer(50)), ValueError,
      r"storage_policy.max_size \(50\) must equal mem_size \(100\); build the buffer with "
      r"max_size=100"),

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cltutor._checks import check_int_range, is_int
+
 __all__ = ["ClassificationDataset", "Experience", "Stream", "Benchmark", "as_index_tensor"]
 
 BatchTransform = Callable[[Tensor], Tensor]
@@ -93,7 +95,7 @@ class ClassificationDataset:
                 f"y must be a 1-D tensor with one label per row of x ({len(x)} rows), "
                 f"got shape {tuple(y.shape)}."
             )
-        if isinstance(t, int):
+        if is_int(t):
             t = torch.full((len(x),), t, dtype=torch.long, device=x.device)
         t = torch.as_tensor(t, device=x.device).long()
         if t.shape != y.shape:
@@ -246,6 +248,8 @@ class Experience:
         classes_in_this_experience: Iterable[int] | None = None,
         origin_stream: Stream | None = None,
     ) -> None:
+        check_int_range("current_experience", current_experience, 0, None,
+                        "It is the experience's position in its stream, from 0.")
         self.dataset = dataset
         self.current_experience = int(current_experience)
         if classes_in_this_experience is None:
@@ -276,7 +280,8 @@ class Experience:
 
     def __repr__(self) -> str:
         return (
-            f"Experience({self.stream_name or '?'}[{self.current_experience}], n={len(self.dataset)}, "
+            f"Experience({self.stream_name or '?'}[{self.current_experience}], "
+            f"n={len(self.dataset)}, "
             f"classes={self.classes_in_this_experience}, task_labels={self.task_labels})"
         )
 

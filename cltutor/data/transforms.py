@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import check_bool, check_int_range, make_generator
 
 __all__ = ["permute_pixels", "rotate_images", "NormalizeBatch", "RandomCropFlip"]
 
@@ -115,10 +115,8 @@ class RandomCropFlip(nn.Module):
 
     def __init__(self, padding: int = 4, flip: bool = True, seed: int | None = None) -> None:
         super().__init__()
-        if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got {padding!r}. CIFAR uses 4.")
-        if not isinstance(flip, bool):
-            raise TypeError(f"flip must be True or False, got {flip!r}.")
+        check_int_range("padding", padding, 0, None, "CIFAR uses padding=4.")
+        check_bool("flip", flip)
         self.padding, self.flip, self.seed = padding, flip, seed
         self._generator = make_generator(seed)  # checks seed
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import check_positive_int, make_generator
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import ClassificationDataset
 from cltutor.strategies.base import Naive
@@ -86,11 +86,6 @@ def _flat_grad(params: Sequence[nn.Parameter]) -> Tensor:
     )
 
 
-def _check_positive_int(name: str, value: Any, example: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}. Try {name}={example}.")
-
-
 class AGEMPlugin(SupervisedPlugin):
     """Average Gradient Episodic Memory as a plugin for any strategy.
 
@@ -137,8 +132,9 @@ class AGEMPlugin(SupervisedPlugin):
     """
 
     def __init__(self, patterns_per_experience: int, sample_size: int, seed: int | None = None):
-        _check_positive_int("patterns_per_experience", patterns_per_experience, 256)
-        _check_positive_int("sample_size", sample_size, 64)
+        check_positive_int("patterns_per_experience", patterns_per_experience,
+                           "Try patterns_per_experience=256.")
+        check_positive_int("sample_size", sample_size, "Try sample_size=64.")
         self.patterns_per_experience = patterns_per_experience
         self.sample_size = sample_size
         self.seed = seed
@@ -146,17 +142,17 @@ class AGEMPlugin(SupervisedPlugin):
         self.buffers: list[ClassificationDataset] = []
         self.reference_gradients: Tensor | None = None  # (P,)
         self.history: list[dict[str, float]] = []
-        self._params: list[nn.Parameter] = []
-        self._flags: list[bool] = []  # projected or not, one per step of this experience
+        self._trainable: list[nn.Parameter] = []
+        self._projected: list[bool] = []  # one per step of this experience
 
     # -- what the notebooks plot ----------------------------------------------
     @property
     def n_steps(self) -> int:
-        return sum(int(h["steps"]) for h in self.history) + len(self._flags)
+        return sum(int(h["steps"]) for h in self.history) + len(self._projected)
 
     @property
     def n_projections(self) -> int:
-        return sum(int(h["projections"]) for h in self.history) + sum(self._flags)
+        return sum(int(h["projections"]) for h in self.history) + sum(self._projected)
 
     @property
     def projection_rates(self) -> dict[int, float]:
@@ -184,18 +180,18 @@ class AGEMPlugin(SupervisedPlugin):
 
     # -- callbacks ---------------------------------------------------------------
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        self._flags = []
+        self._projected = []
 
     def before_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
         """Compute ``g_ref``, the gradient of the plain loss on a memory batch."""
         if not self.buffers:
             return
         model = strategy.model
-        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._trainable = [p for p in model.parameters() if p.requires_grad]
         strategy.optimizer.zero_grad(set_to_none=True)
         x_ref, y_ref = self.sample_memory()
         strategy._criterion(model(x_ref), y_ref).backward()
-        self.reference_gradients = _flat_grad(self._params)  # (P,)
+        self.reference_gradients = _flat_grad(self._trainable)  # (P,)
         strategy.optimizer.zero_grad(set_to_none=True)
 
     @torch.no_grad()
@@ -203,26 +199,26 @@ class AGEMPlugin(SupervisedPlugin):
         """Project the current gradient when it opposes ``g_ref``."""
         if not self.buffers:
             return
-        g = _flat_grad(self._params)  # (P,)
+        g = _flat_grad(self._trainable)  # (P,)
         projected = bool(torch.dot(g, self.reference_gradients) < 0)  # one host sync
-        self._flags.append(projected)
+        self._projected.append(projected)
         if not projected:
             return
         g = project_gradient(g, self.reference_gradients)
-        sizes = [p.numel() for p in self._params]
-        for p, chunk in zip(self._params, g.split(sizes), strict=True):
+        sizes = [p.numel() for p in self._trainable]
+        for p, chunk in zip(self._trainable, g.split(sizes), strict=True):
             if p.grad is not None:  # parameters the current loss did not reach stay None
                 p.grad.copy_(chunk.view_as(p))
 
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        steps, projections = len(self._flags), sum(self._flags)
+        steps, projections = len(self._projected), sum(self._projected)
         self.history.append({
             "experience": strategy.experience.current_experience,
             "steps": steps,
             "projections": projections,
             "rate": projections / steps if steps else 0.0,
         })
-        self._flags = []
+        self._projected = []
         self.update_memory(strategy.experience.dataset, strategy.device)
 
 

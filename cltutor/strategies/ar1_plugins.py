@@ -179,11 +179,11 @@ class SynapticIntelligencePlugin(SupervisedPlugin):
                 self.importance[n] = torch.zeros_like(p.detach())
                 self.cum_trajectory[n] = torch.zeros_like(p.detach())
                 self.anchor[n] = p.detach().clone()
-        self.start = {n: p.detach().clone() for n, p in self.params.items()}
+        self.exp_start = {n: p.detach().clone() for n, p in self.params.items()}
         self.trajectory = {n: torch.zeros_like(p.detach()) for n, p in self.params.items()}
 
     def before_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        self.old = {n: p.detach().clone() for n, p in self.params.items()}
+        self.step_start = {n: p.detach().clone() for n, p in self.params.items()}
 
     def penalty(self) -> Tensor | float:
         """``sum(importance * (theta - anchor)^2)`` over the trainable parameters."""
@@ -198,12 +198,12 @@ class SynapticIntelligencePlugin(SupervisedPlugin):
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
         for n, p in self.params.items():
             if p.grad is not None:
-                self.trajectory[n] += p.grad * (p - self.old[n])
+                self.trajectory[n] += p.grad * (p - self.step_start[n])
 
     @torch.no_grad()
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         for n, p in self.params.items():
-            moved = (p - self.start[n]) ** 2
+            moved = (p - self.exp_start[n]) ** 2
             self.cum_trajectory[n] += self.trajectory[n] / (moved + self.eps)
             # the loss went down along the path -> trajectory < 0 -> importance > 0
             self.importance[n] = (-self.cum_trajectory[n]).clamp(0.0, self.clip_to)

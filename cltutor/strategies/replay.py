@@ -17,20 +17,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import (
+    check_bool,
+    check_positive_int,
+    check_seed,
+    make_generator,
+    next_seed,
+)
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.memory import ExemplarsBuffer, ExperienceBalancedBuffer, ReplayDataLoader
 from cltutor.strategies.base import Naive
 
 __all__ = ["ReplayPlugin", "Replay"]
-
-
-def _check_optional_size(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-        raise ValueError(
-            f"{name} must be a positive int or None (= the strategy's train_mb_size), got "
-            f"{value!r}."
-        )
 
 
 class ReplayPlugin(SupervisedPlugin):
@@ -79,13 +77,11 @@ class ReplayPlugin(SupervisedPlugin):
         storage_policy: ExemplarsBuffer | None = None,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(mem_size, int) or isinstance(mem_size, bool) or mem_size <= 0:
-            raise ValueError(
-                f"mem_size must be a positive int, got {mem_size!r}. Use mem_size=200 for a "
-                f"small memory."
-            )
-        _check_optional_size("batch_size", batch_size)
-        _check_optional_size("batch_size_mem", batch_size_mem)
+        check_positive_int("mem_size", mem_size, "Use mem_size=200 for a small memory.")
+        same_as_strategy = "None uses the strategy's train_mb_size."
+        check_positive_int("batch_size", batch_size, same_as_strategy, allow_none=True)
+        check_positive_int("batch_size_mem", batch_size_mem, same_as_strategy, allow_none=True)
+        check_bool("task_balanced_dataloader", task_balanced_dataloader)
         if storage_policy is None:
             storage_policy = ExperienceBalancedBuffer(mem_size, seed=seed)
         elif not isinstance(storage_policy, ExemplarsBuffer):
@@ -118,7 +114,7 @@ class ReplayPlugin(SupervisedPlugin):
             return
         seed = None
         if self._generator is not None:  # a fresh seed per experience
-            seed = int(torch.randint(2**62, (1,), generator=self._generator))
+            seed = next_seed(self._generator)
         strategy.dataloader = ReplayDataLoader(
             strategy.adapted_dataset,
             memory,
@@ -180,6 +176,7 @@ class Replay(Naive):
         seed: int | None = None,
         **naive_kwargs: Any,
     ) -> None:
+        check_seed(seed)
         plugin_seed = None if seed is None else seed + 1  # not the strategy's own stream
         self.replay_plugin = ReplayPlugin(
             mem_size,
