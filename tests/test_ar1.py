@@ -324,29 +324,33 @@ def test_ar1_beats_naive_on_split_digits():
 
 # -- errors ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"lr": 0}, r"lr must be a number > 0, got 0. Try lr=0.001"),
-        ({"inc_lr": -1.0}, r"inc_lr must be a number > 0, got -1.0"),
-        ({"momentum": -0.1}, r"momentum must be a number >= 0, got -0.1"),
-        ({"l2": "0"}, r"l2 must be a number >= 0, got '0'"),
-        ({"ewc_lambda": -1}, r"ewc_lambda must be a number >= 0, got -1"),
-        ({"init_update_rate": 0.0}, r"init_update_rate must be a number > 0 and <= 1, got 0.0"),
-        ({"inc_update_rate": 2.0}, r"inc_update_rate must be a number >= 0 and <= 1, got 2.0"),
-        ({"max_r_max": 0.5}, r"max_r_max must be a number >= 1, got 0.5"),
-        ({"max_d_max": -0.5}, r"max_d_max must be a number >= 0, got -0.5"),
-        ({"inc_step": -1e-5}, r"inc_step must be a number >= 0, got -1e-05"),
-        ({"rm_sz": 0}, r"rm_sz must be a positive int, got 0. Try rm_sz=1500"),
-        ({"latent_layer_num": 4}, r"latent_layer_num must be a block index in \[0, 3\], got 4"),
-        ({"num_classes": 0}, r"num_classes must be a positive int or None, got 0"),
-        ({"model": nn.Linear(2, 2)},
+        ({"lr": 0}, ValueError, r"lr must be a finite number > 0, got 0\. Try lr=0.001"),
+        ({"lr": float("nan")}, ValueError, r"lr must be a finite number > 0, got nan"),
+        ({"inc_lr": -1.0}, ValueError, r"inc_lr must be a finite number > 0, got -1.0"),
+        ({"inc_lr": float("inf")}, ValueError, r"inc_lr must be a finite number > 0, got inf"),
+        ({"momentum": -0.1}, ValueError, r"momentum must be a finite number >= 0, got -0.1"),
+        ({"l2": "0"}, TypeError, r"l2 must be a finite number >= 0, got '0'\. Try l2=0.0005"),
+        ({"ewc_lambda": -1}, ValueError, r"ewc_lambda must be a finite number >= 0, got -1"),
+        ({"init_update_rate": 0.0}, ValueError,
+         r"init_update_rate must be a finite number > 0 and <= 1, got 0.0"),
+        ({"inc_update_rate": 2.0}, ValueError,
+         r"inc_update_rate must be a finite number >= 0 and <= 1, got 2.0"),
+        ({"max_r_max": 0.5}, ValueError, r"max_r_max must be a finite number >= 1, got 0.5"),
+        ({"max_d_max": -0.5}, ValueError, r"max_d_max must be a finite number >= 0, got -0.5"),
+        ({"inc_step": -1e-5}, ValueError, r"inc_step must be a finite number >= 0, got -1e-05"),
+        ({"rm_sz": 0}, ValueError, r"rm_sz must be a positive int, got 0\. Try rm_sz=1500"),
+        ({"latent_layer_num": 4}, ValueError,
+         r"latent_layer_num must be an int in \[0, 3\], got 4\. It is a block index"),
+        ({"num_classes": 0}, ValueError, r"num_classes must be a positive int or None, got 0"),
+        ({"model": nn.Linear(2, 2)}, TypeError,
          r"model must have lat_features .* its lat_features is NoneType"),
-        ({"model": _LabelLatent(4), "freeze_below_layer": "features.3"},
+        ({"model": _LabelLatent(4), "freeze_below_layer": "features.3"}, ValueError,
          r"freeze_below_layer='features.3' names no layer of the model"),
     ],
 )
-def test_ar1_errors(kwargs, match):
-    error = TypeError if "model" in kwargs and "freeze_below_layer" not in kwargs else ValueError
+def test_ar1_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         _ar1(**kwargs)
 

@@ -1,23 +1,22 @@
 """AR1 with latent replay (Pellegrini et al., 2020; Lomonaco et al., 2019).
 
-The network is cut at a *latent layer*. On the first experience it trains
-end to end. Afterwards the layers below the cut are frozen, and every
-minibatch is ``cur`` new patterns, pushed through the whole network, plus
-``mb - cur`` stored latent activations ``z``, pushed only through the layers
-above the cut: replay that skips most of the computation. The output layer is
-consolidated with CWR*; Batch Renormalization replaces batch norm; Synaptic
-Intelligence optionally protects the upper layers.
+The network is cut at a *latent layer*. On the first experience it trains end to end.
+Afterwards the layers below the cut are frozen, and every minibatch is ``cur`` new
+patterns, pushed through the whole network, plus ``mb - cur`` stored latent activations
+``z``, pushed only through the layers above the cut: replay that skips most of the
+computation. The output layer is consolidated with CWR*; Batch Renormalization replaces
+batch norm; Synaptic Intelligence optionally protects the upper layers.
 
 Where cltutor differs from Avalanche (see the reference, section 4):
 
-* latent activations and their labels are stored together, so they always
-  match (Avalanche mis-pairs them when the loader shuffles);
-* latents are computed once the experience is over, with the lower layers in
-  the eval mode they keep from then on;
+* latent activations and their labels are stored together, so they always match
+  (Avalanche mis-pairs them when the loader shuffles);
+* latents are computed once the experience is over, with the lower layers in the eval
+  mode they keep from then on;
 * the latent memory is reshuffled and cycled every epoch (Avalanche takes fixed
   sequential slices);
-* without a pretrained model, the first experience trains the lower layers and
-  their BatchRenorm statistics; they freeze afterwards, BatchRenorm included.
+* without a pretrained model, the first experience trains the lower layers and their
+  BatchRenorm statistics; they freeze afterwards, BatchRenorm included.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import check_int_range, check_number, check_positive_int
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.memory import BatchLoader
@@ -72,26 +72,10 @@ class _NotBuilt(nn.Module):
         )
 
 
-# name: (lower bound, lower bound excluded?, upper bound, a sensible value)
-_BOUNDS: dict[str, tuple[float, bool, float | None, float]] = {
-    "lr": (0, True, None, 0.001), "inc_lr": (0, True, None, 0.001),
-    "momentum": (0, False, None, 0.9), "l2": (0, False, None, 0.0005),
-    "init_update_rate": (0, True, 1, 0.01), "inc_update_rate": (0, False, 1, 5e-5),
-    "max_r_max": (1, False, None, 1.25), "max_d_max": (0, False, None, 0.5),
-    "inc_step": (0, False, None, 4.1e-5), "ewc_lambda": (0, False, None, 0),
-}
-
-
-def _check_number(name: str, value: Any) -> None:
-    low, strict, high, example = _BOUNDS[name]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high else "")
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}. Try {name}={example}.")
-
-
-def _check_latent_model(model: nn.Module) -> None:
+def _check_model(model: Any, freeze_below_layer: str) -> None:
+    """``model`` has AR1's three parts and ``freeze_below_layer`` names one of its layers."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
     parts = {"lat_features": nn.Module, "end_features": nn.Module, "output": nn.Linear}
     for name, kind in parts.items():
         if not isinstance(getattr(model, name, None), kind):
@@ -101,6 +85,13 @@ def _check_latent_model(model: nn.Module) -> None:
                 f"{type(getattr(model, name, None)).__name__}. Use model=None to get a "
                 "LatentReplayNet."
             )
+    name = freeze_below_layer
+    if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
+        raise ValueError(
+            f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
+            "parameter name from model.named_parameters(), e.g. 'end_features' or "
+            "'end_features.0.conv'."
+        )
 
 
 class AR1(Naive):
@@ -200,67 +191,62 @@ class AR1(Naive):
         inc_lr: float | None = None,
         seed: int | None = None,
     ) -> None:
-        numbers = dict(lr=lr, inc_lr=inc_lr, momentum=momentum, l2=l2,
-                       init_update_rate=init_update_rate, inc_update_rate=inc_update_rate,
-                       max_r_max=max_r_max, max_d_max=max_d_max, inc_step=inc_step,
-                       ewc_lambda=ewc_lambda)
-        for name, value in numbers.items():
-            if value is not None or name != "inc_lr":  # inc_lr=None means "keep lr"
-                _check_number(name, value)
-        self._check_ints(rm_sz, latent_layer_num, num_classes, model)
-        if not isinstance(freeze_below_layer, str):
-            raise TypeError(
-                f"freeze_below_layer must be a layer name (str), got {freeze_below_layer!r}. "
-                "Try freeze_below_layer='end_features'."
-            )
         self.lr, self.inc_lr, self.momentum, self.l2 = lr, inc_lr, momentum, l2
         self.init_update_rate, self.inc_update_rate = init_update_rate, inc_update_rate
         self.max_r_max, self.max_d_max, self.inc_step = max_r_max, max_d_max, inc_step
         self.rm_sz, self.ewc_lambda, self.num_classes = rm_sz, ewc_lambda, num_classes
         self.freeze_below_layer, self.latent_layer_num = freeze_below_layer, latent_layer_num
+        self._check_parameters()
         if model is not None:
-            _check_latent_model(model)
-            self._check_freeze_name(model)
+            _check_model(model, freeze_below_layer)
         net = model if model is not None else _NotBuilt()
         si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
         self.cwr_plugin = CWRStarPlugin("output")
         super().__init__(
-            net, self._sgd(net.parameters(), lr), criterion, train_mb_size, train_epochs,
-            eval_mb_size, "auto" if device is None else device,
-            [*(plugins or []), *si, self.cwr_plugin], evaluator, eval_every, seed,
+            model=net,
+            optimizer=self._sgd(net.parameters(), lr),
+            criterion=criterion,
+            train_mb_size=train_mb_size,
+            train_epochs=train_epochs,
+            eval_mb_size=eval_mb_size,
+            device="auto" if device is None else device,
+            plugins=[*(plugins or []), *si, self.cwr_plugin],
+            evaluator=evaluator,
+            eval_every=eval_every,
+            seed=seed,
         )
         self.rm_z: Tensor | None = None  # (rm_sz, C, h, w), allocated at the first update
         self.rm_y: Tensor | None = None  # (rm_sz,)
         self.n_memory = 0
         self.replay_mb_size = 0
-        self._replay_rows: Tensor | None = None  # (iterations, replay_mb_size)
-        self._replay_z: Tensor | None = None
+        self._replay_slots: Tensor | None = None  # (iterations, replay_mb_size)
+        self._replay_latents: Tensor | None = None
 
-    @staticmethod
-    def _check_ints(rm_sz: Any, latent_layer_num: Any, num_classes: Any, model: Any) -> None:
-        if not isinstance(rm_sz, int) or isinstance(rm_sz, bool) or rm_sz <= 0:
-            raise ValueError(f"rm_sz must be a positive int, got {rm_sz!r}. Try rm_sz=1500.")
-        top = len(LatentReplayNet.DEFAULT_CHANNELS) - 1
-        if not isinstance(latent_layer_num, int) or not 0 <= latent_layer_num <= top:
-            raise ValueError(
-                f"latent_layer_num must be a block index in [0, {top}], got "
-                f"{latent_layer_num!r}. Try latent_layer_num=2."
-            )
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes <= 0):
-            raise ValueError(
-                f"num_classes must be a positive int or None, got {num_classes!r}. "
-                "Use benchmark.n_classes."
-            )
-        if model is not None and not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
-
-    def _check_freeze_name(self, model: nn.Module) -> None:
-        name = self.freeze_below_layer
-        if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
-            raise ValueError(
-                f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
-                "parameter name from model.named_parameters(), e.g. 'end_features' or "
-                "'end_features.0.conv'."
+    def _check_parameters(self) -> None:
+        """Fail fast, naming the parameter, its bound and a value that works."""
+        check_number("lr", self.lr, "Try lr=0.001.", low=0, low_open=True)
+        if self.inc_lr is not None:  # None keeps lr
+            check_number("inc_lr", self.inc_lr, "Try inc_lr=0.001.", low=0, low_open=True)
+        check_number("momentum", self.momentum, "Try momentum=0.9.", low=0)
+        check_number("l2", self.l2, "Try l2=0.0005.", low=0)
+        check_number("init_update_rate", self.init_update_rate, "Try init_update_rate=0.01.",
+                     low=0, low_open=True, high=1)
+        check_number("inc_update_rate", self.inc_update_rate, "Try inc_update_rate=5e-5.",
+                     low=0, high=1)
+        check_number("max_r_max", self.max_r_max, "Try max_r_max=1.25.", low=1)
+        check_number("max_d_max", self.max_d_max, "Try max_d_max=0.5.", low=0)
+        check_number("inc_step", self.inc_step, "Try inc_step=4.1e-5.", low=0)
+        check_number("ewc_lambda", self.ewc_lambda, "Use ewc_lambda=0 to turn SI off.", low=0)
+        check_positive_int("rm_sz", self.rm_sz, "Try rm_sz=1500.")
+        check_int_range("latent_layer_num", self.latent_layer_num, 0,
+                        len(LatentReplayNet.DEFAULT_CHANNELS) - 1,
+                        "It is a block index of the built network; try latent_layer_num=2.")
+        check_positive_int("num_classes", self.num_classes, "Use benchmark.n_classes.",
+                           allow_none=True)
+        if not isinstance(self.freeze_below_layer, str):
+            raise TypeError(
+                f"freeze_below_layer must be a layer name (str), got "
+                f"{self.freeze_below_layer!r}. Try freeze_below_layer='end_features'."
             )
 
     def _sgd(self, params: Any, lr: float) -> torch.optim.SGD:
@@ -270,9 +256,8 @@ class AR1(Naive):
     def rm(self) -> tuple[Tensor, Tensor]:
         """The latent memory ``(z, y)`` (empty tensors before the first experience ends)."""
         if self.rm_z is None:
-            return torch.empty(0, device=self.device), torch.empty(
-                0, dtype=torch.long, device=self.device
-            )
+            empty = torch.empty(0, device=self.device)
+            return empty, empty.long()
         return self.rm_z[: self.n_memory], self.rm_y[: self.n_memory]
 
     # -- building the network lazily ----------------------------------------------
@@ -296,7 +281,7 @@ class AR1(Naive):
             num_classes = 1 + max(c for e in stream for c in e.classes_in_this_experience)
         self.model = LatentReplayNet(num_classes, tuple(x.shape[1:]),
                                      latent_layer_num=self.latent_layer_num).to(self.device)
-        self._check_freeze_name(self.model)
+        _check_model(self.model, self.freeze_below_layer)
         self.optimizer = self._sgd(self.model.parameters(), self.lr)
 
     # -- one experience --------------------------------------------------------------
@@ -319,14 +304,12 @@ class AR1(Naive):
         if first:
             self.optimizer = self._sgd(self.model.parameters(), self.lr)
             return
-        lower = {id(p) for p in self.model.lat_features.parameters()}
-        below = True
-        for name, p in self.model.named_parameters():
-            below = below and not (name == self.freeze_below_layer
-                                   or name.startswith(self.freeze_below_layer + "."))
-            if below or id(p) in lower:
-                p.requires_grad_(False)
-        self.model.lat_features.eval()  # frozen BatchRenorm statistics too
+        self.model.lat_features.requires_grad_(False).eval()  # eval: BatchRenorm's too
+        layer = self.freeze_below_layer
+        for name, p in self.model.named_parameters():  # and all registered before `layer`
+            if name == layer or name.startswith(layer + "."):
+                break
+            p.requires_grad_(False)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = self._sgd(trainable, self.inc_lr or self.lr)
 
@@ -339,10 +322,10 @@ class AR1(Naive):
                                       seed=self._next_seed())
 
     def training_epoch(self, **kwargs: Any) -> None:
-        """Naive's loop, after drawing this epoch's replay rows."""
-        self._replay_rows = self._replay_schedule(len(self.dataloader))
+        """Naive's loop, after drawing this epoch's replay slots."""
+        self._replay_slots = self._replay_schedule(len(self.dataloader))
         super().training_epoch(**kwargs)
-        self._replay_rows = None
+        self._replay_slots = None
 
     def _replay_schedule(self, iterations: int) -> Tensor | None:
         """Memory slots for each step, shape (iterations, R): the memory reshuffled, cycled."""
@@ -356,11 +339,11 @@ class AR1(Naive):
     def _unpack_minibatch(self) -> None:
         """Append the replayed labels (and task 0) to the batch; keep their latents aside."""
         super()._unpack_minibatch()
-        self._replay_z = None
-        if self.is_training and self._replay_rows is not None:
-            idx = self._replay_rows[self.clock.train_epoch_iterations]  # (R,)
+        self._replay_latents = None
+        if self.is_training and self._replay_slots is not None:
+            idx = self._replay_slots[self.clock.train_epoch_iterations]  # (R,)
             x, y, t = self.mbatch
-            self._replay_z = self.rm_z.index_select(0, idx)  # (R, C, h, w)
+            self._replay_latents = self.rm_z.index_select(0, idx)  # (R, C, h, w)
             self.mbatch = [x, torch.cat([y, self.rm_y.index_select(0, idx)]),
                            torch.cat([t, t.new_zeros(len(idx))])]
 
@@ -371,8 +354,8 @@ class AR1(Naive):
         frozen = self.clock.train_exp_counter > 0
         with torch.no_grad() if frozen else contextlib.nullcontext():
             z = self.model.lat_features(self.mb_x)  # (B, C, h, w)
-        if self._replay_z is not None:
-            z = torch.cat([z, self._replay_z])  # (B + R, C, h, w)
+        if self._replay_latents is not None:
+            z = torch.cat([z, self._replay_latents])  # (B + R, C, h, w)
         return self.model.output(self.model.end_features(z))
 
     # -- the latent memory -----------------------------------------------------------
@@ -380,20 +363,20 @@ class AR1(Naive):
     def _update_latent_memory(self) -> None:
         """Fill free slots, then replace random old ones, up to ``rm_sz // (i+1)`` latents in all.
 
-        The share ``h`` holds even when the memory is nearly full: an experience that
-        finds 9 free slots of 300 still stores ``h`` latents, not 9.
+        The share holds even when the memory is nearly full: an experience that finds
+        9 free slots of 300 still stores its share of latents, not 9.
         """
         i = self.clock.train_exp_counter - 1  # the experience just trained
         data = self.adapted_dataset
         n, free = len(data), self.rm_sz - self.n_memory
         fill = min(free, n)
-        h = min(self.rm_sz // (i + 1), n)
-        src = torch.randperm(n, generator=self._rng)[: max(fill, h)]
+        share = min(self.rm_sz // (i + 1), n)
+        picked = torch.randperm(n, generator=self._rng)[: max(fill, share)]  # rows of data
         slots = torch.arange(self.n_memory, self.n_memory + fill)
-        if h > fill:  # too few free slots: overwrite random occupied ones for the rest
-            old = torch.randperm(self.n_memory, generator=self._rng)[: h - fill]
-            slots = torch.cat([slots, old])
-        z, y = self._latents(data, src)  # (k, C, h, w), (k,): computed and stored together
+        if share > fill:  # too few free slots: overwrite random occupied ones for the rest
+            replaced = torch.randperm(self.n_memory, generator=self._rng)[: share - fill]
+            slots = torch.cat([slots, replaced])
+        z, y = self._latents(data, picked)  # (k, C, h, w), (k,): computed and stored together
         if self.rm_z is None:
             self.rm_z = z.new_empty((self.rm_sz, *z.shape[1:]))
             self.rm_y = y.new_empty(self.rm_sz)
