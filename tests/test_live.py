@@ -142,8 +142,10 @@ def test_needs_an_evaluation_plugin(bench):
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="min_interval must be a number of seconds >= 0, got -1"):
+    with pytest.raises(ValueError, match="min_interval must be a finite number >= 0, got -1"):
         LivePlotLogger(min_interval=-1)
+    with pytest.raises(TypeError, match="min_interval must be a finite number >= 0, got True"):
+        LivePlotLogger(min_interval=True)
     with pytest.raises(TypeError, match="output must be an ipywidgets.Output or None, got int"):
         FigureView(output=3)
 

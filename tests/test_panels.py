@@ -10,13 +10,14 @@ from cltutor import SplitDigits
 from cltutor.data import ClassificationDataset
 from cltutor.memory import make_storage_policy
 from cltutor.viz import BufferExplorer, LoaderInspector
-from cltutor.viz.panels import (
+from cltutor.viz.panels import loader_data, make_loader
+from cltutor.viz.summaries import (
+    batch_composition,
     buffer_summary,
+    class_counts,
     exemplar_positions,
-    loader_data,
-    make_loader,
+    pca_2d,
 )
-from cltutor.viz.plots import batch_composition, class_counts, pca_2d
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +199,26 @@ def test_loader_helper_errors(task_bench):
     data, memory = loader_data(task_bench, 1, 20)
     with pytest.raises(ValueError, match="kind must be one of .*got 'shuffled'"):
         make_loader("shuffled", data, memory)
+    with pytest.raises(TypeError, match="oversample must be True or False, got 'yes'"):
+        make_loader("batch", data, memory, oversample="yes")
+
+
+def test_panel_arguments_a_slider_cannot_show_are_refused(bench, task_bench):
+    with pytest.raises(ValueError, match=r"mem_size must be an int in \[10, 500\], got 1000"):
+        BufferExplorer(bench, mem_size=1000)
+    with pytest.raises(ValueError, match="play_delay must be a finite number >= 0, got -1"):
+        BufferExplorer(bench, play_delay=-1)
+    with pytest.raises(ValueError, match=r"step must be an int in \[1, 4\], got 5. The memory"):
+        LoaderInspector(task_bench, step=5)
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got None"):
+        LoaderInspector(task_bench, seed=None)
+
+
+def test_the_plain_functions_are_importable_from_panels():
+    from cltutor.viz import panels, summaries
+
+    for name in ("buffer_history", "buffer_summary", "exemplar_positions"):
+        assert getattr(panels, name) is getattr(summaries, name)
 
 
 # -- strategy playground ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba  # noqa: E402
 
 from cltutor.data import ClassificationDataset  # noqa: E402
 from cltutor.memory.loaders import BatchLoader  # noqa: E402
-from cltutor.viz import plots  # noqa: E402
+from cltutor.viz import plots, summaries  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -42,19 +42,19 @@ def test_class_color_rejects_non_int():
 
 def test_class_counts_of_dataset_tensor_and_buffer_like():
     ds = ClassificationDataset(torch.zeros(6, 2), torch.tensor([3, 1, 3, 3, 0, 1]))
-    assert plots.class_counts(ds) == {0: 1, 1: 2, 3: 3}
-    assert plots.class_counts(ds.targets) == {0: 1, 1: 2, 3: 3}
+    assert summaries.class_counts(ds) == {0: 1, 1: 2, 3: 3}
+    assert summaries.class_counts(ds.targets) == {0: 1, 1: 2, 3: 3}
 
     class Buf:
         buffer = ds
 
-    assert plots.class_counts(Buf()) == {0: 1, 1: 2, 3: 3}
-    assert plots.class_counts([]) == {}
+    assert summaries.class_counts(Buf()) == {0: 1, 1: 2, 3: 3}
+    assert summaries.class_counts([]) == {}
 
 
 def test_class_counts_rejects_float_labels():
     with pytest.raises(TypeError, match="dataset must be a dataset, a buffer or a 1-D tensor"):
-        plots.class_counts(torch.rand(4))
+        summaries.class_counts(torch.rand(4))
 
 
 def test_batch_composition_counts_each_batch():
@@ -62,18 +62,25 @@ def test_batch_composition_counts_each_batch():
     t = torch.tensor([0, 0, 0, 1, 1, 1, 1])
     ds = ClassificationDataset(torch.zeros(7, 1), y, t)
     loader = BatchLoader(ds, batch_size=3, shuffle=False)
-    assert plots.batch_composition(loader) == [{0: 2, 1: 1}, {1: 2, 2: 1}, {2: 1}]
-    assert plots.batch_composition(loader, "task") == [{0: 3}, {1: 3}, {1: 1}]
-    assert plots.batch_composition(loader, max_batches=1) == [{0: 2, 1: 1}]
-    assert plots.batch_composition(loader, lambda b: b[1] % 2) == [
+    assert summaries.batch_composition(loader) == [{0: 2, 1: 1}, {1: 2, 2: 1}, {2: 1}]
+    assert summaries.batch_composition(loader, "task") == [{0: 3}, {1: 3}, {1: 1}]
+    assert summaries.batch_composition(loader, max_batches=1) == [{0: 2, 1: 1}]
+    assert summaries.batch_composition(loader, lambda b: b[1] % 2) == [
         {0: 2, 1: 1}, {0: 1, 1: 2}, {0: 1}]
 
 
 def test_batch_composition_errors():
     with pytest.raises(ValueError, match="groupby must be 'class', 'task' or a function"):
-        plots.batch_composition([], groupby="colour")
+        summaries.batch_composition([], groupby="colour")
     with pytest.raises(ValueError, match="max_batches must be a positive int or None, got 0"):
-        plots.batch_composition([], max_batches=0)
+        summaries.batch_composition([], max_batches=0)
+    with pytest.raises(ValueError, match="max_batches must be a positive int or None, got True"):
+        summaries.batch_composition([], max_batches=True)
+
+
+def test_the_numbers_are_importable_from_plots_as_in_version_1():
+    assert (plots.class_counts, plots.batch_composition, plots.pca_2d) == (
+        summaries.class_counts, summaries.batch_composition, summaries.pca_2d)
 
 
 def test_pca_2d_matches_sklearn_up_to_sign():
@@ -81,7 +88,7 @@ def test_pca_2d_matches_sklearn_up_to_sign():
 
     g = torch.Generator().manual_seed(0)
     f = torch.randn(50, 6, generator=g) * torch.tensor([5.0, 3, 1, 0.5, 0.2, 0.1])
-    z = plots.pca_2d(f).double().numpy()
+    z = summaries.pca_2d(f).double().numpy()
     ref = PCA(n_components=2).fit_transform(f.double().numpy())
     for j in range(2):
         sign = np.sign(z[:, j] @ ref[:, j])
@@ -89,10 +96,10 @@ def test_pca_2d_matches_sklearn_up_to_sign():
 
 
 def test_pca_2d_pads_one_dimensional_features():
-    z = plots.pca_2d(torch.tensor([[1.0], [3.0]]))
+    z = summaries.pca_2d(torch.tensor([[1.0], [3.0]]))
     assert z.tolist() == [[-1.0, 0.0], [1.0, 0.0]]
     with pytest.raises(ValueError, match="features must be a non-empty"):
-        plots.pca_2d(torch.zeros(0, 3))
+        summaries.pca_2d(torch.zeros(0, 3))
 
 
 # -- buffer and batch composition -----------------------------------------------------
@@ -219,6 +226,8 @@ def test_projection_rate_errors():
         plots.plot_projection_rate([1.5])
     with pytest.raises(ValueError, match=r"window must be an int in \[1, 2\]"):
         plots.plot_projection_rate([0, 1], window=3)
+    with pytest.raises(ValueError, match=r"window must be an int in \[1, 2\], got 2.0. It counts"):
+        plots.plot_projection_rate([0, 1], window=2.0)
 
 
 def test_exemplar_projection_marks_the_selected_points():
@@ -227,7 +236,7 @@ def test_exemplar_projection_marks_the_selected_points():
     labels = torch.arange(20) % 3
     ax = plots.plot_exemplar_projection(features, labels, selected=torch.tensor([0, 4, 9]))
     everyone, chosen = ax.collections
-    z = plots.pca_2d(features).numpy()
+    z = summaries.pca_2d(features).numpy()
     np.testing.assert_allclose(everyone.get_offsets(), z)
     np.testing.assert_allclose(chosen.get_offsets(), z[[0, 4, 9]])
     np.testing.assert_allclose(chosen.get_facecolors()[1], plots.class_color(1))  # label of 4

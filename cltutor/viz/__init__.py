@@ -1,5 +1,7 @@
 """The pictures: plots, live forgetting curves and the notebook panels.
 
+- :mod:`~cltutor.viz.summaries`: the numbers the pictures show (class counts, batch
+  composition, a 2-D PCA, what a buffer keeps), as plain functions.
 - :mod:`~cltutor.viz.plots`: ``plot_x(data, ax=None) -> Axes`` for buffers, batches,
   forgetting curves, accuracy matrices and A-GEM projection rates.
 - :mod:`~cltutor.viz.live`: ``LivePlotLogger`` (a logger that redraws the curves while
@@ -12,10 +14,7 @@ from cltutor.viz.live import FigureView, LivePlotLogger
 from cltutor.viz.panels import BufferExplorer, LoaderInspector
 from cltutor.viz.playground import StrategyPlayground, comparison_table
 from cltutor.viz.plots import (
-    batch_composition,
     class_color,
-    class_counts,
-    pca_2d,
     plot_accuracy_matrix,
     plot_batch_composition,
     plot_buffer_composition,
@@ -23,6 +22,7 @@ from cltutor.viz.plots import (
     plot_forgetting_curves,
     plot_projection_rate,
 )
+from cltutor.viz.summaries import batch_composition, class_counts, pca_2d
 
 __all__ = [
     "FigureView",

@@ -22,6 +22,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from cltutor._checks import check_number
 from cltutor.evaluation.loggers import BaseLogger
 from cltutor.viz.plots import plot_forgetting_curves
 
@@ -38,7 +39,7 @@ def in_kernel() -> bool:
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
-    """The figure rendered as PNG bytes, as laid out (no tight bounding box: half the cost)."""
+    """The figure rendered as PNG bytes, as laid out: the figures set their own margins."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -152,12 +153,7 @@ class LivePlotLogger(BaseLogger):
 
     def __init__(self, output: Any = None, stream: str = "test", min_interval: float = 0.2,
                  figsize: tuple[float, float] = (6.0, 3.5)) -> None:
-        if isinstance(min_interval, bool) or not isinstance(min_interval, (int, float)) \
-                or min_interval < 0:
-            raise ValueError(
-                f"min_interval must be a number of seconds >= 0, got {min_interval!r}. "
-                "Try min_interval=0.2."
-            )
+        check_number("min_interval", min_interval, "Try min_interval=0.2 (seconds).", low=0)
         self.view = FigureView(output)
         self.stream = stream
         self.min_interval = float(min_interval)
@@ -167,9 +163,9 @@ class LivePlotLogger(BaseLogger):
         self.history: dict[int, list[tuple[int, float]]] = {}
         self.boundaries: list[int] = []
         self.redraws = 0
-        self._trained: int | None = None  # current_experience of the last trained experience
-        self._training = False  # inside train(): an eval() there is a periodic one
-        self._pending = False  # recorded something not drawn yet
+        self._last_trained_exp: int | None = None  # its current_experience: the row of A
+        self._inside_train = False  # inside train(): an eval() there is a periodic one
+        self._changed_since_redraw = False  # recorded something not drawn yet
         self._last_redraw = float("-inf")  # perf_counter() at the end of the last redraw
 
     # -- recording -----------------------------------------------------------------
@@ -183,49 +179,49 @@ class LivePlotLogger(BaseLogger):
 
     def before_training(self, strategy: Any, **kwargs: Any) -> None:
         self._check_attached()
-        self._training = True
+        self._inside_train = True
 
     def before_eval(self, strategy: Any, **kwargs: Any) -> None:
         self._check_attached()
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        self._trained = int(strategy.experience.current_experience)
+        self._last_trained_exp = int(strategy.experience.current_experience)
 
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         self.boundaries.append(strategy.clock.train_iterations)
-        self._pending = True
+        self._changed_since_redraw = True
 
     def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
-        if getattr(getattr(exp, "origin_stream", None), "name", None) != self.stream:
+        if exp.stream_name != self.stream:
             return
         k = int(exp.current_experience)
-        if self._trained is None:  # evaluated before any training: the "init" row
+        if self._last_trained_exp is None:  # evaluated before any training: the "init" row
             acc = self.evaluator.get_init_accuracy(self.stream)[k]
         else:
-            acc = self.evaluator.get_accuracy_matrix(self.stream)[self._trained, k]
+            acc = self.evaluator.get_accuracy_matrix(self.stream)[self._last_trained_exp, k]
         self.history.setdefault(k, []).append((strategy.clock.train_iterations, float(acc)))
-        self._pending = True
+        self._changed_since_redraw = True
 
     def after_eval(self, strategy: Any, **kwargs: Any) -> None:
-        self._maybe_redraw(final=not self._training)  # a top-level eval() ends here
+        self._maybe_redraw(final=not self._inside_train)  # a top-level eval() ends here
 
     def after_training(self, strategy: Any, **kwargs: Any) -> None:
-        self._training = False
+        self._inside_train = False
         self._maybe_redraw(final=True)
 
     # -- drawing -------------------------------------------------------------------
     def _maybe_redraw(self, final: bool = False) -> None:
         """Redraw what changed: at the end of a call (``final``) now, otherwise only once
         ``min_interval`` seconds have passed since the last redraw."""
-        if not self._pending:
+        if not self._changed_since_redraw:
             return
         if final or time.perf_counter() - self._last_redraw >= self.min_interval:
             self.redraw()
 
     def flush(self) -> None:
         """Redraw now if anything changed since the last redraw."""
-        if self._pending:
+        if self._changed_since_redraw:
             self.redraw()
 
     def redraw(self) -> None:
@@ -234,5 +230,5 @@ class LivePlotLogger(BaseLogger):
         plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries)
         self.view.show(self.figure)
         self.redraws += 1
-        self._pending = False
+        self._changed_since_redraw = False
         self._last_redraw = time.perf_counter()

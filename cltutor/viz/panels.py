@@ -8,9 +8,11 @@
 
 The strategy playground is :mod:`cltutor.viz.playground`.
 
-Each panel is a thin shell: its callbacks call plain functions and methods
-(``step()``, ``run()``, :func:`buffer_history`, ...) that tests and notebooks
-call directly. Only core ipywidgets are used, in a way that works with
+Each panel is a thin shell: its callbacks call plain methods (``step()``,
+``refresh()``, ...) and functions that tests and notebooks call directly:
+:func:`loader_data`, :func:`make_loader` here, and :func:`buffer_history`,
+:func:`exemplar_positions`, ... of :mod:`cltutor.viz.summaries` (importable from
+here too). Only core ipywidgets are used, in a way that works with
 ipywidgets 7.7 (Colab) and 8. Figures are shown through
 :class:`~cltutor.viz.live.FigureView` (an ``Output`` cleared with ``wait=True``).
 """
@@ -22,20 +24,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import reduce
-from types import SimpleNamespace
 from typing import Any
 
 import ipywidgets as W
-import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn
+from torch import nn
 
+from cltutor._checks import check_bool, check_int_range, check_number, check_seed
 from cltutor.data import Benchmark, ClassificationDataset, Experience, SplitDigits
 from cltutor.memory import (
     BatchLoader,
-    ClassBalancedBuffer,
     ExemplarsBuffer,
-    ExperienceBalancedBuffer,
     GroupBalancedDataLoader,
     GroupBalancedInfiniteDataLoader,
     ReplayDataLoader,
@@ -45,11 +44,15 @@ from cltutor.memory import (
 )
 from cltutor.viz.live import FigureView
 from cltutor.viz.plots import (
-    batch_composition,
-    class_counts,
     plot_batch_composition,
     plot_buffer_composition,
     plot_exemplar_projection,
+)
+from cltutor.viz.summaries import (
+    batch_composition,
+    buffer_history,
+    buffer_summary,
+    exemplar_positions,
 )
 
 __all__ = [
@@ -66,47 +69,13 @@ __all__ = [
 POLICIES = ("experience", "class", "reservoir", "parametric")
 GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
 SELECTIONS = ("random", "herding", "closest-to-center")
-_WIDE = {"description_width": "initial"}
+_WIDE_LABEL = {"description_width": "initial"}
 
 
 # -- plain functions -------------------------------------------------------------------
 def pixel_model() -> nn.Module:
     """A "network" whose ``features`` are the raw pixels: feature-based selection on inputs."""
     return nn.Sequential(OrderedDict(features=nn.Flatten()))
-
-
-def buffer_history(policy: ExemplarsBuffer, experiences: Sequence[Experience]
-                   ) -> list[dict[int, int]]:
-    """Update ``policy`` with each experience in turn; its class counts after each one."""
-    counts = []
-    for exp in experiences:
-        policy.update(SimpleNamespace(experience=exp))
-        counts.append(class_counts(policy.buffer))
-    return counts
-
-
-_GROUP_WORDS = {ExperienceBalancedBuffer: "exp", ClassBalancedBuffer: "class"}
-
-
-def buffer_summary(policy: ExemplarsBuffer) -> str:
-    """A short text: the policy, how full it is, and each group's size against its quota."""
-    lines = [f"{policy!r}: {len(policy)} of {policy.max_size} slots used"]
-    groups = getattr(policy, "buffer_groups", None)
-    if groups is None:  # a reservoir: one group, the whole buffer
-        lines.append(f"all: {len(policy)}/{policy.max_size}")
-    else:
-        word = _GROUP_WORDS.get(type(policy)) or getattr(policy, "groupby", None) or "all"
-        lines.append("  ".join(f"{word} {k}: {len(g)}/{g.max_size}" for k, g in groups.items()))
-    return "\n".join(lines)
-
-
-def exemplar_positions(buffer: ClassificationDataset, data: ClassificationDataset) -> Tensor:
-    """For each buffer row, the position of the identical row of ``data``, shape ``(M,)``."""
-    if len(buffer) == 0:
-        return torch.zeros(0, dtype=torch.long)
-    stored = buffer.x.flatten(1).float().cpu()  # (M, D)
-    seen = data.x.flatten(1).float().cpu()  # (N, D)
-    return torch.cdist(stored, seen).argmin(1)  # the buffer stores copies: distance 0
 
 
 def _seen_data(experiences: Sequence[Experience]) -> ClassificationDataset:
@@ -125,7 +94,8 @@ class BufferExplorer:
         Supplies the features for herding and closest-to-center (its submodule
         ``layer_name``). Default :func:`pixel_model`: the raw pixels.
     mem_size, policy, groupby, selection
-        Initial values of the controls (see :func:`~cltutor.buffers.make_storage_policy`).
+        Initial values of the controls (see :func:`~cltutor.memory.make_storage_policy`);
+        ``mem_size`` in [10, 500], the range of its slider.
     seed : int, default 0
     play_delay : float, default 0.5
         Seconds between two steps of "play".
@@ -141,6 +111,7 @@ class BufferExplorer:
 
     Examples
     --------
+    >>> from cltutor.viz import class_counts
     >>> explorer = BufferExplorer(mem_size=50, play_delay=0)
     >>> explorer.step_button.click()
     >>> explorer.counts[-1] == class_counts(explorer.policy.buffer)
@@ -156,13 +127,16 @@ class BufferExplorer:
                  mem_size: int = 100, policy: str = "experience", groupby: str | None = None,
                  selection: str = "random", seed: int = 0, layer_name: str = "features",
                  play_delay: float = 0.5) -> None:
+        check_int_range("mem_size", mem_size, 10, 500, "The slider spans 10 to 500: try 100.")
+        check_number("play_delay", play_delay, "Try play_delay=0.5 (seconds).", low=0)
+        check_seed(seed)
         self.benchmark = benchmark if benchmark is not None else SplitDigits(5, seed=seed)
         self.model = model if model is not None else pixel_model()
         self.layer_name, self.seed, self.play_delay = layer_name, seed, play_delay
         self.mem_size_control = W.IntSlider(value=mem_size, min=10, max=500, step=10,
                                             description="mem_size", continuous_update=False)
         self.policy_control = W.Dropdown(options=POLICIES, value=policy,
-                                         description="storage policy", style=_WIDE)
+                                         description="storage policy", style=_WIDE_LABEL)
         self.groupby_control = W.Dropdown(options=GROUPBYS, value=groupby, description="groupby")
         self.selection_control = W.Dropdown(options=SELECTIONS, value=selection,
                                             description="selection")
@@ -204,13 +178,13 @@ class BufferExplorer:
 
     def reset(self) -> None:
         """A new empty buffer from the controls; back to the start of the stream."""
-        self._replay(0)
+        self._rebuild_up_to(0)
 
     def rebuild(self) -> None:
         """Apply the controls: a new buffer, replayed up to the current step."""
-        self._replay(self.n_steps)
+        self._rebuild_up_to(self.n_steps)
 
-    def _replay(self, steps: int) -> None:
+    def _rebuild_up_to(self, steps: int) -> None:
         parametric = self.policy_control.value == "parametric"
         self.groupby_control.disabled = self.selection_control.disabled = not parametric
         self.policy = self.make_policy()
@@ -238,7 +212,7 @@ class BufferExplorer:
                          and self.selection_control.value != "random")
         axes = fig.subplots(1, 2, width_ratios=[3, 2]) if feature_based else [fig.subplots()]
         fig.subplots_adjust(left=0.07, right=0.97 if feature_based else 0.87, bottom=0.14,
-                            top=0.9, wspace=0.45)  # room for the legend, no tight_layout cost
+                            top=0.9, wspace=0.45)  # room for the legend; fixed margins
         plot_buffer_composition(self.counts, ax=axes[0], mem_size=self.mem_size_control.value)
         self.projection = None
         if feature_based and self.n_steps:
@@ -275,11 +249,8 @@ def loader_data(benchmark: Benchmark, step: int, mem_size: int, seed: int | None
 
     The memory is an ``ExperienceBalancedBuffer``: equal room for each past experience.
     """
-    if not isinstance(step, int) or not 1 <= step < benchmark.n_experiences:
-        raise ValueError(
-            f"step must be an int in [1, {benchmark.n_experiences - 1}] (the memory holds "
-            f"the experiences before it), got {step!r}."
-        )
+    check_int_range("step", step, 1, benchmark.n_experiences - 1,
+                    "The memory holds the experiences before step: try step=2.")
     memory = make_storage_policy("experience", mem_size, seed=seed)
     buffer_history(memory, benchmark.train_stream[:step])
     return benchmark.train_stream[step].dataset, memory.buffer
@@ -296,6 +267,7 @@ def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDa
     "group-balanced-infinite": endless random batches, ``batch_size`` per group.
     ``oversample`` cycles the small groups (the memory) where the loader can.
     """
+    check_bool("oversample", oversample)
     both = data.concat(memory)
     builders = {
         "batch": lambda: BatchLoader(both, batch_size, seed=seed),
@@ -319,6 +291,15 @@ class LoaderInspector:
     (task = experience), the memory a small buffer of the experiences before, so
     counting rows by task shows where each row comes from.
 
+    Parameters
+    ----------
+    benchmark : Benchmark, optional
+        Default ``SplitDigits(n_experiences=5, return_task_id=True, seed=seed)``.
+    step : int, default 2
+        The current experience, in [1, n_experiences - 1]: the memory holds the ones before.
+    seed : int, default 0
+        Seed of the memory and the loader; "new epoch" adds 1 to it.
+
     Attributes
     ----------
     composition : list of dict
@@ -337,8 +318,11 @@ class LoaderInspector:
     """
 
     def __init__(self, benchmark: Benchmark | None = None, step: int = 2, seed: int = 0) -> None:
+        check_int_range("seed", seed, 0, None, "Use seed=0; each 'new epoch' adds 1 to it.")
         self.benchmark = benchmark if benchmark is not None else SplitDigits(
             5, return_task_id=True, seed=seed)
+        check_int_range("step", step, 1, self.benchmark.n_experiences - 1,
+                        "The memory holds the experiences before step: try step=2.")
         self.seed = seed
         self.kind_control = W.Dropdown(options=LOADERS, value="batch", description="loader")
         self.batch_size_control = _int_slider("batch_size", 32, 4, 128, 4)
@@ -403,4 +387,4 @@ class LoaderInspector:
 
 def _int_slider(name: str, value: int, lo: int, hi: int, step: int) -> W.IntSlider:
     return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
-                       continuous_update=False, style=_WIDE)
+                       continuous_update=False, style=_WIDE_LABEL)

@@ -3,7 +3,7 @@
 :class:`StrategyPlayground` is a thin ipywidgets shell over
 :func:`~cltutor.experiments.run_experiment` (the function behind the command
 line) and :func:`comparison_table`; its Run button calls :meth:`StrategyPlayground.run`,
-which a test or a notebook may call directly. Re-exported by :mod:`cltutor.widgets`.
+which a test or a notebook may call directly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cltutor.viz.plots import plot_accuracy_matrix
 
 __all__ = ["StrategyPlayground", "comparison_table"]
 
-_WIDE = {"description_width": "initial"}
+_WIDE_LABEL = {"description_width": "initial"}
 REPLAY_POLICIES = ("experience", "class", "reservoir")
 
 
@@ -30,13 +30,13 @@ def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
     """Each strategy's own parameters, as controls (keyword -> widget)."""
     def slider(value: int, lo: int, hi: int, step: int, name: str) -> W.IntSlider:
         return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
-                           continuous_update=False, style=_WIDE)
+                           continuous_update=False, style=_WIDE_LABEL)
 
     return {
         "naive": {},
         "replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
                    "storage_policy": W.Dropdown(options=REPLAY_POLICIES, value="experience",
-                                                description="storage policy", style=_WIDE)},
+                                                description="storage policy", style=_WIDE_LABEL)},
         "agem": {"patterns_per_experience": slider(100, 10, 500, 10, "patterns_per_experience"),
                  "sample_size": slider(64, 8, 256, 8, "sample_size")},
         "ar1": {"rm_sz": slider(500, 100, 1500, 100, "rm_sz")},
@@ -64,7 +64,7 @@ class StrategyPlayground:
     Parameters
     ----------
     benchmarks : list of str, default the three offline digit benchmarks
-        Names for :func:`~cltutor.benchmarks.get_benchmark` (add "split-mnist" on Colab).
+        Names for :func:`~cltutor.experiments.get_benchmark` (add "split-mnist" on Colab).
     n_experiences : int, default 5
     seed : int, default 0
     device : str, default "auto"

@@ -6,12 +6,14 @@ functions work the same under Agg, inline Jupyter and in tests, which read the
 plotted numbers back from the Axes.
 
 Colours are fixed per class id (:func:`class_color`), so class 3 has the same
-colour in the buffer plot, the batch plot and the exemplar projection.
+colour in the buffer plot, the batch plot and the exemplar projection. The
+numbers they draw come from :mod:`cltutor.viz.summaries` (``class_counts``,
+``batch_composition``, ``pca_2d``), importable from here as well, as in version 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -21,6 +23,9 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
+
+from cltutor._checks import check_int_range, is_int
+from cltutor.viz.summaries import batch_composition, class_counts, labels_of, pca_2d
 
 __all__ = [
     "class_color",
@@ -40,7 +45,7 @@ Counts = Mapping[Any, int]
 RGBA = tuple[float, float, float, float]
 
 
-# -- colours and counting --------------------------------------------------------
+# -- colours -----------------------------------------------------------------------------------
 def _palette() -> np.ndarray:
     """``(20, 4)`` RGBA rows: the ten ``tab10`` colours, then their lighter partners."""
     tab20 = colormaps["tab20"]  # lists dark/light pairs: dark ones first here
@@ -59,96 +64,16 @@ def class_color(class_id: int) -> RGBA:
     >>> class_color(3) == class_color(3), class_color(0) != class_color(1)
     (True, True)
     """
-    if not isinstance(class_id, (int, np.integer)) or isinstance(class_id, bool):
-        raise TypeError(f"class_id must be an int, got {class_id!r}.")
+    if not is_int(class_id):
+        raise TypeError(f"class_id must be an int, got {class_id!r}. Write class_color(3).")
     return tuple(float(v) for v in _PALETTE[int(class_id) % 20])
 
 
 def _group_colors(keys: Sequence[Any]) -> dict[Any, Any]:
     """Int keys keep their fixed colour; other keys take grey shades by position."""
-    others = [k for k in keys if not isinstance(k, (int, np.integer))]
+    others = [k for k in keys if not is_int(k)]
     greys = {k: str(0.35 + 0.4 * i / max(len(others) - 1, 1)) for i, k in enumerate(others)}
     return {k: greys[k] if k in greys else class_color(k) for k in keys}
-
-
-def _labels_of(data: Any, name: str) -> Tensor:
-    """Class labels of a dataset, a buffer (``.buffer``) or a tensor/sequence of labels."""
-    if hasattr(data, "buffer") and hasattr(data.buffer, "targets"):
-        data = data.buffer
-    if hasattr(data, "targets"):
-        data = data.targets
-    labels = torch.as_tensor(data) if not isinstance(data, Tensor) else data
-    if labels.numel() == 0:
-        return labels.long().flatten()
-    if labels.ndim != 1 or labels.dtype.is_floating_point:
-        raise TypeError(
-            f"{name} must be a dataset, a buffer or a 1-D tensor of int labels, got "
-            f"{type(data).__name__} of shape {tuple(labels.shape)}."
-        )
-    return labels
-
-
-def class_counts(dataset: Any) -> dict[int, int]:
-    """Number of samples of each class, ascending by class id.
-
-    ``dataset`` may be a :class:`~cltutor.data.ClassificationDataset`, a buffer
-    (its ``.buffer`` is counted) or a 1-D tensor of labels.
-
-    >>> class_counts(torch.tensor([2, 0, 2, 2]))
-    {0: 1, 2: 3}
-    """
-    ids, counts = torch.unique(_labels_of(dataset, "dataset"), return_counts=True)
-    return dict(zip(ids.tolist(), counts.tolist(), strict=True))
-
-
-def batch_composition(
-    loader: Iterable[Sequence[Tensor]],
-    groupby: str | Callable[[Sequence[Tensor]], Tensor] = "class",
-    max_batches: int | None = None,
-) -> list[dict[int, int]]:
-    """Per batch of ``loader``, the number of rows of each group.
-
-    ``groupby="class"`` counts the labels ``y`` of each ``(x, y, t)`` batch,
-    ``"task"`` the task labels ``t``; a function ``batch -> (B,) int tensor``
-    gives any other grouping.
-    """
-    if callable(groupby):
-        key_of = groupby
-    elif groupby in ("class", "task"):
-        position = 1 if groupby == "class" else 2
-        key_of = lambda batch: batch[position]  # noqa: E731
-    else:
-        raise ValueError(
-            f"groupby must be 'class', 'task' or a function of the batch, got {groupby!r}."
-        )
-    if max_batches is not None and (not isinstance(max_batches, int) or max_batches <= 0):
-        raise ValueError(f"max_batches must be a positive int or None, got {max_batches!r}.")
-    out = []
-    for i, batch in enumerate(loader):
-        if max_batches is not None and i >= max_batches:
-            break
-        out.append(class_counts(key_of(batch)))
-    return out
-
-
-def pca_2d(features: Tensor) -> Tensor:
-    """Project ``(N, D)`` features on their two leading principal components: ``(N, 2)``.
-
-    Signs are fixed (largest loading of each component positive), so the picture
-    is the same on every machine. Fewer than two components are padded with 0.
-    """
-    f = torch.as_tensor(features).detach()
-    if f.ndim < 2 or len(f) == 0:
-        raise ValueError(f"features must be a non-empty (N, D) tensor, got {tuple(f.shape)}.")
-    f = f.flatten(1).cpu().double()  # (N, D)
-    f = f - f.mean(0)
-    _, vecs = torch.linalg.eigh(f.T @ f)  # (D, D), eigenvalues ascending
-    comps = vecs[:, -2:].flip(1).T[: min(2, len(f))]  # (<=2, D), largest first
-    signs = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
-    z = f @ (comps * signs).T  # (N, <=2)
-    if z.shape[1] < 2:
-        z = torch.cat([z, z.new_zeros(len(z), 2 - z.shape[1])], dim=1)
-    return z.float()
 
 
 # -- input checks ------------------------------------------------------------------
@@ -161,7 +86,7 @@ def _count_list(counts: Counts | Sequence[Counts], name: str) -> list[Counts]:
             f"{type(counts).__name__}. Build one with class_counts(dataset)."
         )
     for c in counts:
-        bad = [v for v in c.values() if not (isinstance(v, (int, np.integer)) and v >= 0)]
+        bad = [v for v in c.values() if not (is_int(v) and v >= 0)]
         if bad:
             raise ValueError(f"{name} must hold counts that are ints >= 0, got {bad[0]!r}.")
     return list(counts)
@@ -184,7 +109,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 3.5)) -> Axe
 
 # -- stacked bars: buffers and batches ---------------------------------------------
 def _stacked_bars(ax: Axes, counts: list[Counts], label_of: Callable[[Any], str]) -> None:
-    keys = sorted(set().union(*counts), key=lambda k: (not isinstance(k, (int, np.integer)), k))
+    keys = sorted(set().union(*counts), key=lambda k: (not is_int(k), k))
     colors = _group_colors(keys)
     x = np.arange(len(counts))
     bottom = np.zeros(len(counts))
@@ -285,9 +210,10 @@ def plot_forgetting_curves(
     Parameters
     ----------
     history : dict or 2-D array
-        ``{experience: [(x, accuracy), ...]}`` (what :class:`LivePlotLogger`
-        records), or an accuracy matrix whose row ``t`` holds the accuracies on
-        every test experience after training step ``t`` (NaN: not measured).
+        ``{experience: [(x, accuracy), ...]}`` (what
+        :class:`~cltutor.viz.live.LivePlotLogger` records), or an accuracy matrix
+        whose row ``t`` holds the accuracies on every test experience after
+        training step ``t`` (NaN: not measured).
     ax : Axes, optional
     boundaries : list of float, optional
         x positions where a training experience ends, drawn as vertical lines.
@@ -376,10 +302,8 @@ def plot_projection_rate(
         ax.set_xticklabels(keys)
         ax.set_xlabel("experience")
     else:
-        if not isinstance(window, int) or not 1 <= window <= max(len(values), 1):
-            raise ValueError(
-                f"window must be an int in [1, {len(values)}] (iterations), got {window!r}."
-            )
+        check_int_range("window", window, 1, max(len(values), 1),
+                        "It counts training iterations: try window=20, or None for bars.")
         running = np.convolve(values, np.ones(window) / window, mode="valid")  # (n - w + 1,)
         ax.plot(np.arange(window, len(values) + 1), running, color="black")
         ax.set_xlabel("training iteration")
@@ -401,7 +325,7 @@ def plot_exemplar_projection(
     the ``N`` rows of ``features``. Colours follow :func:`class_color`.
     """
     z = pca_2d(features).numpy()  # (N, 2)
-    y = _labels_of(labels, "labels").cpu()
+    y = labels_of(labels, "labels").cpu()
     if len(y) != len(z):
         raise ValueError(
             f"labels must have one entry per row of features ({len(z)}), got {len(y)}."
