@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median_time, mnist_sized_benchmark  # noqa: E402
 
-from cltutor.memory.buffers import (  # noqa: E402
+from cltutor.memory import (  # noqa: E402
     ClassBalancedBuffer,
     ExperienceBalancedBuffer,
     ParametricBuffer,

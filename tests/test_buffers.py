@@ -1,5 +1,5 @@
-"""Replay buffers: quotas against hand-computed values, reservoir uniformity, selection
-strategies against brute-force references, and every error message."""
+"""Reservoir, experience- and class-balanced buffers: quotas against hand-computed values,
+reservoir uniformity, snapshots and storage size, and every error message."""
 
 from __future__ import annotations
 
@@ -7,97 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from memory_helpers import feed, group_sizes, make_exp, sized_exp
 from scipy import stats
-from torch import nn
 
-from cltutor.data import ClassificationDataset, Experience, SplitDigits
+from cltutor.data import SplitDigits
+from cltutor.memory import ParametricBuffer
 from cltutor.memory.buffers import (
     BufferGroup,
     ClassBalancedBuffer,
-    ExemplarsBuffer,
     ExperienceBalancedBuffer,
-    ParametricBuffer,
     ReservoirSamplingBuffer,
-    make_storage_policy,
 )
-from cltutor.memory.quotas import group_quotas, keep_top_per_group
-from cltutor.memory.selection import (
-    ClosestToCenterSelectionStrategy,
-    HerdingSelectionStrategy,
-    RandomExemplarsSelectionStrategy,
-    closest_to_center_order,
-    extract_features,
-    herding_order,
-    make_selection_strategy,
-)
-
-
-# -- helpers -------------------------------------------------------------------
-def make_exp(classes: list[int], per_class: int, index: int = 0, start: int = 0,
-             t: int = 0, dim: int = 3) -> Experience:
-    """An experience with ``per_class`` rows of each class; x[:, 0] is a unique row id."""
-    y = torch.tensor(classes).repeat_interleave(per_class)
-    x = torch.rand(len(y), dim)
-    x[:, 0] = torch.arange(start, start + len(y), dtype=torch.float32)
-    return Experience(ClassificationDataset(x, y, t), index)
-
-
-def sized_exp(sizes: dict[int, int], index: int = 0, start: int = 0) -> Experience:
-    """An experience with ``sizes[c]`` rows of class c."""
-    y = torch.cat([torch.full((n,), c) for c, n in sizes.items()])
-    x = torch.zeros(len(y), 2)
-    x[:, 0] = torch.arange(start, start + len(y), dtype=torch.float32)
-    return Experience(ClassificationDataset(x, y), index)
-
-
-def feed(buf: ExemplarsBuffer, exp: Experience) -> None:
-    buf.update(SimpleNamespace(experience=exp))
-
-
-def group_sizes(buf) -> dict[int, int]:
-    return {k: len(g) for k, g in buf.buffer_groups.items()}
-
-
-class FlatFeatures(nn.Module):
-    """A model whose ``features`` are the flattened inputs: features are known exactly."""
-
-    def __init__(self, d: int, n_classes: int = 3) -> None:
-        super().__init__()
-        self.features = nn.Flatten()
-        self.classifier = nn.Linear(d, n_classes)
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-# -- quotas --------------------------------------------------------------------
-@pytest.mark.parametrize(("args", "expected"), [
-    ((10, 3), [4, 3, 3]),
-    ((10, 4), [3, 3, 2, 2]),
-    ((10, 6), [2, 2, 2, 2, 1, 1]),
-    ((7, 7), [1] * 7),
-    ((3, 5), [1, 1, 1, 0, 0]),
-    ((10, 0), []),
-    ((10, 2, 3), [3, 3]),
-    ((10, 3, 3), [3, 3, 3]),
-])
-def test_group_quotas_by_hand(args, expected):
-    assert group_quotas(*args) == expected
-
-
-def test_keep_top_per_group_matches_a_python_loop():
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(20):
-        n, n_groups = 50, 4
-        groups = torch.randint(0, n_groups, (n,), generator=gen)
-        priority = torch.rand(n, generator=gen, dtype=torch.float64)
-        quotas = torch.randint(0, 15, (n_groups,), generator=gen)
-        expected = set()
-        for g in range(n_groups):
-            rows = sorted((i for i in range(n) if groups[i] == g), key=lambda i: -priority[i])
-            expected |= set(rows[: int(quotas[g])])
-        keep = keep_top_per_group(groups, priority, quotas)
-        assert set(keep.nonzero().flatten().tolist()) == expected
+from cltutor.memory.quotas import group_quotas
 
 
 # -- experience-balanced -----------------------------------------------------
@@ -324,109 +245,6 @@ def test_buffer_moves_data_to_the_strategy_device_and_keeps_transform():
     assert torch.equal(x, 2 * buf.buffer.x)  # raw rows stored, transform applied on reads
 
 
-# -- parametric ---------------------------------------------------------------
-def test_parametric_groupby_experience_works_standalone():
-    buf = ParametricBuffer(9, groupby="experience", seed=0)
-    for i in range(3):
-        feed(buf, sized_exp({i: 10}, 7, 10 * i))  # same current_experience on purpose
-    assert group_sizes(buf) == {0: 3, 1: 3, 2: 3}
-
-
-def test_parametric_groupby_task_and_none():
-    buf = ParametricBuffer(10, groupby="task", seed=0)
-    feed(buf, make_exp([0], 10, t=4))
-    feed(buf, make_exp([1], 10, t=2))
-    assert group_sizes(buf) == {2: 5, 4: 5}
-    buf = ParametricBuffer(10, seed=0)
-    feed(buf, make_exp([0, 1], 10))
-    assert group_sizes(buf) == {0: 10}
-
-
-def brute_herding(features: torch.Tensor, k: int) -> list[int]:
-    """iCaRL herding as written in Avalanche: candidate centres, full distances."""
-    f = features.double()
-    mu, centre, chosen = f.mean(0), torch.zeros(f.shape[1], dtype=torch.float64), []
-    for i in range(k):
-        candidates = centre * i / (i + 1) + f / (i + 1)
-        dist = ((candidates - mu) ** 2).sum(1)
-        dist[chosen] = float("inf")
-        j = int(dist.argmin())
-        chosen.append(j)
-        centre = candidates[j]
-    return chosen
-
-
-def test_herding_and_closest_to_center_match_brute_force():
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(10):
-        f = torch.randn(40, 6, generator=gen)
-        assert herding_order(f, 25).tolist() == brute_herding(f, 25)
-        assert herding_order(f).tolist() == brute_herding(f, 40)
-        dist = ((f.double() - f.double().mean(0)) ** 2).sum(1)
-        assert closest_to_center_order(f, 10).tolist() == dist.argsort()[:10].tolist()
-
-
-def test_parametric_herding_picks_the_brute_force_exemplars_per_class():
-    torch.manual_seed(0)
-    exp = make_exp([0, 1], 30, dim=5)
-    model = FlatFeatures(5)
-    buf = ParametricBuffer(10, groupby="class",
-                           selection_strategy=HerdingSelectionStrategy(model, "features"))
-    feed(buf, exp)
-    x, y = exp.dataset.x, exp.dataset.y
-    for c in (0, 1):
-        rows = (y == c).nonzero().flatten()
-        want = rows[brute_herding(x[rows], 5)]
-        assert sorted(buf.buffer_groups[c].buffer.x[:, 0].tolist()) == sorted(
-            x[want, 0].tolist())
-    # a new class shrinks the groups: herding on the stored rows keeps its first picks
-    feed(buf, make_exp([2], 30, 1, 100, dim=5))
-    assert group_sizes(buf) == {0: 4, 1: 3, 2: 3}
-
-
-def test_closest_to_center_selection_through_the_buffer():
-    exp = make_exp([0], 30, dim=4)
-    model = FlatFeatures(4)
-    buf = ParametricBuffer(5, selection_strategy=ClosestToCenterSelectionStrategy(model,
-                                                                                  "features"))
-    feed(buf, exp)
-    x = exp.dataset.x
-    want = closest_to_center_order(x, 5)
-    assert sorted(buf.buffer.x[:, 0].tolist()) == sorted(x[want, 0].tolist())
-
-
-def test_extract_features_stops_early_restores_mode_and_batches():
-    model = FlatFeatures(4)
-    calls = []
-    model.classifier.register_forward_hook(lambda *a: calls.append(1))
-    model.train()
-    model.features.eval()  # a mixed state must come back as it was
-    data = ClassificationDataset(torch.rand(11, 4), torch.zeros(11))
-    feats = extract_features(model, "features", data, batch_size=3)
-    assert torch.equal(feats, data.x) and not feats.requires_grad
-    assert calls == [] and model.training and not model.features.training
-
-
-def test_random_selection_is_seeded():
-    ds = ClassificationDataset(torch.rand(20, 2), torch.zeros(20))
-    a = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
-    b = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
-    assert torch.equal(a, b) and len(set(a.tolist())) == 5
-
-
-# -- factory -------------------------------------------------------------------
-def test_make_storage_policy_builds_each_kind():
-    model = FlatFeatures(3)
-    assert type(make_storage_policy("experience", 5)) is ExperienceBalancedBuffer
-    assert type(make_storage_policy("class", 5)) is ClassBalancedBuffer
-    assert type(make_storage_policy("reservoir", 5)) is ReservoirSamplingBuffer
-    buf = make_storage_policy("parametric", 5, groupby="class", selection="herding",
-                              model=model)
-    assert isinstance(buf.selection_strategy, HerdingSelectionStrategy)
-    assert buf.groupby == "class" and buf.max_size == 5
-    buf = make_storage_policy("parametric", 5, selection="closest-to-center", model=model,
-                              layer_name="classifier")
-    assert buf.selection_strategy.layer_name == "classifier"
 
 
 # -- errors --------------------------------------------------------------------
@@ -436,16 +254,6 @@ def test_make_storage_policy_builds_each_kind():
      r"total_num_classes=5 only applies with adaptive_size=False"),
     (lambda: ExperienceBalancedBuffer(10, adaptive_size=False),
      r"num_experiences must be a positive int, got None\. adaptive_size=False divides"),
-    (lambda: ParametricBuffer(10, groupby="label"),
-     r"groupby must be None, 'class', 'task' or 'experience', got 'label'"),
-    (lambda: make_storage_policy("fifo", 10), r"kind must be one of .*, got 'fifo'"),
-    (lambda: make_storage_policy("class", 10, groupby="class"),
-     r"groupby and selection only apply to kind='parametric'"),
-    (lambda: make_storage_policy("parametric", 10, selection="kmeans"),
-     r"selection must be one of \['random', 'herding', 'closest-to-center'\], got 'kmeans'"),
-    (lambda: make_selection_strategy("herding"), r"selection='herding' .* needs model="),
-    (lambda: HerdingSelectionStrategy(FlatFeatures(3), "fc7"),
-     r"layer_name must name a submodule of the model, got 'fc7'"),
 ])
 def test_constructor_errors(build, match):
     with pytest.raises(ValueError, match=match):
@@ -455,11 +263,6 @@ def test_constructor_errors(build, match):
 def test_type_errors():
     with pytest.raises(TypeError, match=r"adaptive_size must be True or False, got 'yes'"):
         ClassBalancedBuffer(10, adaptive_size="yes")
-    with pytest.raises(TypeError, match=r"selection_strategy must be an "
-                                        r"ExemplarsSelectionStrategy, got str"):
-        ParametricBuffer(10, selection_strategy="herding")
-    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
-        HerdingSelectionStrategy("model", "features")
     with pytest.raises(TypeError, match=r"reads strategy.experience.dataset"):
         ReservoirSamplingBuffer(5).update(SimpleNamespace(dataset=None))
     with pytest.raises(TypeError, match=r"buffers store ClassificationDataset rows, got list"):
@@ -478,5 +281,3 @@ def test_update_errors():
         feed(buf, exp)
     with pytest.raises(ValueError, match=r"new_size must be a positive int, got 0"):
         buf.resize(None, 0)
-    with pytest.raises(ValueError, match=r"k must be an int >= 0, got -1\. Use k=None"):
-        herding_order(torch.rand(4, 2), -1)

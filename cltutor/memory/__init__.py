@@ -1,8 +1,9 @@
 """The memory layer: replay buffers, exemplar selection and balanced loaders.
 
 - :mod:`~cltutor.memory.quotas`: the pure index maths (quotas, top-k per group, epoch plans).
-- :mod:`~cltutor.memory.storage`: where a buffer keeps its rows.
-- :mod:`~cltutor.memory.buffers`: reservoir, experience-/class-balanced and parametric buffers.
+- :mod:`~cltutor.memory.storage`: a buffer's rows with their groups and priorities.
+- :mod:`~cltutor.memory.buffers`: reservoir, experience- and class-balanced buffers.
+- :mod:`~cltutor.memory.parametric`: the buffer ranked by a selection strategy; buffers by name.
 - :mod:`~cltutor.memory.selection`: random, herding and closest-to-center exemplar selection.
 - :mod:`~cltutor.memory.loaders`: group-, task-balanced, replay and infinite loaders.
 """
@@ -13,9 +14,7 @@ from cltutor.memory.buffers import (
     ClassBalancedBuffer,
     ExemplarsBuffer,
     ExperienceBalancedBuffer,
-    ParametricBuffer,
     ReservoirSamplingBuffer,
-    make_storage_policy,
 )
 from cltutor.memory.loaders import (
     BatchLoader,
@@ -24,6 +23,7 @@ from cltutor.memory.loaders import (
     ReplayDataLoader,
     TaskBalancedDataLoader,
 )
+from cltutor.memory.parametric import ParametricBuffer, make_storage_policy
 from cltutor.memory.quotas import group_quotas
 from cltutor.memory.selection import (
     ClosestToCenterSelectionStrategy,

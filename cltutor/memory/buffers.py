@@ -5,7 +5,8 @@ task for the balanced buffers), each with a quota of slots. Every stored row
 carries its group and a *priority*; an update keeps, in each group, the rows of
 highest priority among the stored rows and the new ones (see
 :mod:`cltutor.memory.selection`). Reservoir sampling draws a random priority once
-per sample; a :class:`ParametricBuffer` asks its selection strategy for a ranking.
+per sample; a :class:`~cltutor.memory.parametric.ParametricBuffer` asks its selection
+strategy for a ranking.
 
 The stored rows are one :class:`~cltutor.memory.storage.StoredRows` record on the
 data's device (the strategy's device inside a strategy). An update concatenates the
@@ -18,21 +19,15 @@ arrival order for experiences and ascending ids for classes and tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from cltutor._checks import check_bool, check_positive_int, make_generator
 from cltutor.data.dataset import ClassificationDataset
 from cltutor.memory.quotas import group_quotas, keep_top_per_group
-from cltutor.memory.selection import (
-    ExemplarsSelectionStrategy,
-    RandomExemplarsSelectionStrategy,
-    make_selection_strategy,
-)
 from cltutor.memory.storage import StoredRows
 
 __all__ = [
@@ -42,8 +37,6 @@ __all__ = [
     "BalancedExemplarsBuffer",
     "ExperienceBalancedBuffer",
     "ClassBalancedBuffer",
-    "ParametricBuffer",
-    "make_storage_policy",
 ]
 
 
@@ -86,7 +79,7 @@ class ExemplarsBuffer:
         self.seed = seed
         self._generator = make_generator(seed)
         self._stored: StoredRows | None = None  # None until the first rows arrive
-        self._keys: list[int] = []  # every group seen, ascending
+        self._seen_groups: list[int] = []  # every group seen, ascending
         self._n_updates = 0  # update calls so far
 
     @property
@@ -109,7 +102,7 @@ class ExemplarsBuffer:
             self._stored.check_format(data)
             data = data.to(self._stored.data.device)  # rows stay where the first ones went
         group = self._group_keys(data)  # (N,)
-        self._register(group)
+        self._add_groups(group)
         dev = data.device
         self._keep(strategy, StoredRows(data, group.to(dev), self._new_priorities(data).to(dev)))
         self._n_updates += 1
@@ -131,9 +124,10 @@ class ExemplarsBuffer:
     def _group_keys(self, data: ClassificationDataset) -> Tensor:
         return torch.zeros(len(data), dtype=torch.long)
 
-    def _register(self, group: Tensor) -> None:
+    def _add_groups(self, group: Tensor) -> None:
+        # keys are >= 0 (class ids, task labels, update counts), so bincount finds them
         present = torch.bincount(group).nonzero().flatten() if len(group) else group
-        self._keys = sorted(set(self._keys) | set(present.tolist()))  # keys are >= 0
+        self._seen_groups = sorted(set(self._seen_groups) | set(present.tolist()))
 
     def _new_priorities(self, data: ClassificationDataset) -> Tensor:
         """Uniform random keys ``(N,)`` (reservoir sampling), drawn on the CPU."""
@@ -153,7 +147,8 @@ class ExemplarsBuffer:
         group = torch.cat([old.group, new.group])  # (n + N,), stored rows first
         priority = torch.cat([old.priority, new.priority])
         present, position = torch.unique(group, return_inverse=True)  # (G,), (n + N,) in 0..G-1
-        quota = dict(zip(self._keys, self.get_group_lengths(len(self._keys)), strict=True))
+        seen = self._seen_groups
+        quota = dict(zip(seen, self.get_group_lengths(len(seen)), strict=True))
         quotas = torch.tensor([quota[key] for key in present.tolist()], device=group.device)
         keep = keep_top_per_group(position, priority, quotas)  # (n + N,)
         n = len(old)  # gather only the rows that stay, not all n + N
@@ -244,11 +239,11 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
         total = None if self.adaptive_size else self.total_num_groups
         return group_quotas(self.max_size, num_groups, total)
 
-    def _register(self, group: Tensor) -> None:
-        before = self._keys
-        super()._register(group)
-        if not self.adaptive_size and len(self._keys) > self.total_num_groups:
-            seen, self._keys = len(self._keys), before
+    def _add_groups(self, group: Tensor) -> None:
+        before = self._seen_groups
+        super()._add_groups(group)
+        if not self.adaptive_size and len(self._seen_groups) > self.total_num_groups:
+            seen, self._seen_groups = len(self._seen_groups), before
             raise ValueError(
                 f"{type(self).__name__} has {self._total_name}={self.total_num_groups} but "
                 f"the data brings group {seen}; raise {self._total_name} or use "
@@ -260,9 +255,9 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
         """Group key -> :class:`BufferGroup` (its quota and rows), keys ascending."""
         data = self.buffer
         group = self._stored.group if self._stored is not None else torch.zeros(0)  # (n,)
-        quotas = self.get_group_lengths(len(self._keys))
+        quotas = self.get_group_lengths(len(self._seen_groups))
         return {key: BufferGroup(quota, data.subset(group == key))
-                for key, quota in zip(self._keys, quotas, strict=True)}
+                for key, quota in zip(self._seen_groups, quotas, strict=True)}
 
     @property
     def ext_mem(self) -> dict[int, ClassificationDataset]:
@@ -310,8 +305,8 @@ class ExperienceBalancedBuffer(BalancedExemplarsBuffer):
     def _group_keys(self, data: ClassificationDataset) -> Tensor:
         return torch.full((len(data),), self._n_updates, dtype=torch.long)
 
-    def _register(self, group: Tensor) -> None:
-        super()._register(torch.tensor([self._n_updates]))  # a group even if empty
+    def _add_groups(self, group: Tensor) -> None:
+        super()._add_groups(torch.tensor([self._n_updates]))  # a group even if empty
 
 
 class ClassBalancedBuffer(BalancedExemplarsBuffer):
@@ -350,137 +345,3 @@ class ClassBalancedBuffer(BalancedExemplarsBuffer):
 
     def _group_keys(self, data: ClassificationDataset) -> Tensor:
         return data.targets
-
-
-class ParametricBuffer(BalancedExemplarsBuffer):
-    """Groups by ``groupby``, each ranked by a selection strategy (random by default).
-
-    Parameters
-    ----------
-    max_size : int
-    groupby : {None, "class", "task", "experience"}
-        None: one group. "experience": one group per ``update`` call, keyed 0, 1,
-        2, ... (a counter of its own, so the buffer works standalone; Avalanche
-        reads ``strategy.clock`` and starts at 1).
-    selection_strategy : ExemplarsSelectionStrategy, optional
-        Default ``RandomExemplarsSelectionStrategy(seed)``.
-    seed : int, optional
-
-    Notes
-    -----
-    When a group gains rows or must shrink, the strategy ranks the group's
-    stored rows then its new rows, once, and only up to the quota (so herding
-    stops there). Groups that neither gain nor shrink are left alone.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> from cltutor import SplitDigits
-    >>> buf = ParametricBuffer(max_size=30, groupby="class", seed=0)
-    >>> for exp in SplitDigits(n_experiences=5, seed=0).train_stream:
-    ...     buf.update(SimpleNamespace(experience=exp))
-    >>> [len(g) for g in buf.buffer_groups.values()]
-    [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
-
-    Notebook ``03_buffers.ipynb`` switches ``groupby`` and the selection with widgets.
-    """
-
-    def __init__(self, max_size: int, groupby: str | None = None,
-                 selection_strategy: ExemplarsSelectionStrategy | None = None,
-                 seed: int | None = None) -> None:
-        super().__init__(max_size, seed=seed)
-        if groupby not in _GROUP_KEYS:
-            raise ValueError(
-                f"groupby must be None, 'class', 'task' or 'experience', got {groupby!r}."
-            )
-        if selection_strategy is None:
-            selection_strategy = RandomExemplarsSelectionStrategy(seed=seed)
-        if not isinstance(selection_strategy, ExemplarsSelectionStrategy):
-            raise TypeError(
-                f"selection_strategy must be an ExemplarsSelectionStrategy, got "
-                f"{type(selection_strategy).__name__}. E.g. HerdingSelectionStrategy(model, "
-                f"'features')."
-            )
-        self.groupby = groupby
-        self.selection_strategy = selection_strategy
-
-    def _group_keys(self, data: ClassificationDataset) -> Tensor:
-        return _GROUP_KEYS[self.groupby](self, data)
-
-    def _register(self, group: Tensor) -> None:
-        if self.groupby == "experience":  # a group even if empty, as ExperienceBalanced
-            group = torch.tensor([self._n_updates])
-        super()._register(group)
-
-    def _new_priorities(self, data: ClassificationDataset) -> Tensor:
-        return torch.zeros(len(data), dtype=torch.float64)  # _rank sets them
-
-    def _rank(self, strategy: Any, old: StoredRows,
-              new: StoredRows) -> tuple[StoredRows, StoredRows]:
-        """Rank the candidates of every group that gains rows or must shrink."""
-        old_priority, new_priority = old.priority.clone(), new.priority.clone()
-        dev = old_priority.device
-        quotas = self.get_group_lengths(len(self._keys))
-        for key, quota in zip(self._keys, quotas, strict=True):
-            in_old = (old.group == key).nonzero().flatten()  # (a,) its stored rows
-            in_new = (new.group == key).nonzero().flatten()  # (b,) its new rows
-            if len(in_new) == 0 and len(in_old) <= quota:
-                continue
-            fresh = new.data if len(in_new) == len(new) else new.data.subset(in_new)
-            candidates = old.data.subset(in_old).concat(fresh)  # (a + b) rows, stored first
-            order = self.selection_strategy.make_sorted_indices(strategy, candidates, k=quota)
-            rank = torch.full((len(candidates),), float("-inf"), dtype=torch.float64, device=dev)
-            best_first = -torch.arange(len(order), dtype=torch.float64, device=dev)
-            rank.index_copy_(0, order.to(dev), best_first)  # best 0, -1, ...; dropped -inf
-            old_priority.index_copy_(0, in_old, rank[: len(in_old)])
-            new_priority.index_copy_(0, in_new, rank[len(in_old) :])
-        return replace(old, priority=old_priority), replace(new, priority=new_priority)
-
-
-#: groupby -> the group key of each new row, shape (N,)
-_GROUP_KEYS: dict[str | None, Callable[[ParametricBuffer, ClassificationDataset], Tensor]] = {
-    None: lambda buf, data: torch.zeros(len(data), dtype=torch.long),
-    "class": lambda buf, data: data.targets,
-    "task": lambda buf, data: data.targets_task_labels,
-    "experience": lambda buf, data: torch.full((len(data),), buf._n_updates),  # arrival order
-}
-
-_RANDOM_POLICIES = {
-    "experience": ExperienceBalancedBuffer,
-    "class": ClassBalancedBuffer,
-    "reservoir": ReservoirSamplingBuffer,
-}
-STORAGE_POLICIES = (*_RANDOM_POLICIES, "parametric")
-
-
-def make_storage_policy(
-    kind: str,
-    mem_size: int,
-    *,
-    groupby: str | None = None,
-    selection: str = "random",
-    model: nn.Module | None = None,
-    layer_name: str | None = None,
-    seed: int | None = None,
-) -> ExemplarsBuffer:
-    """Build a buffer by name, as the command line and the notebook widgets do.
-
-    ``kind`` is one of "experience", "class", "reservoir", "parametric";
-    ``groupby`` (None, "class", "task", "experience") and ``selection`` ("random",
-    "herding", "closest-to-center") only apply to "parametric". Herding and
-    closest-to-center need ``model``; ``layer_name`` defaults to "features".
-
-    >>> make_storage_policy("parametric", 200, groupby="class")
-    ParametricBuffer(max_size=200, stored=0)
-    """
-    if kind not in STORAGE_POLICIES:
-        raise ValueError(f"kind must be one of {list(STORAGE_POLICIES)}, got {kind!r}.")
-    if kind != "parametric" and (groupby is not None or selection != "random"):
-        raise ValueError(
-            f"groupby and selection only apply to kind='parametric', got kind={kind!r} with "
-            f"groupby={groupby!r}, selection={selection!r}. Use kind='parametric'."
-        )
-    if kind in _RANDOM_POLICIES:
-        return _RANDOM_POLICIES[kind](mem_size, seed=seed)
-    chooser = make_selection_strategy(selection, model, layer_name, seed=seed)
-    return ParametricBuffer(mem_size, groupby=groupby, selection_strategy=chooser, seed=seed)

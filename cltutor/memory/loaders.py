@@ -35,15 +35,12 @@ __all__ = [
 ]
 
 Batch = tuple[Tensor, Tensor, Tensor]
+#: group positions, rows per batch from each group, batches per epoch, whether each cycles
+EpochPlan = tuple[list[Tensor], list[int], int, list[bool]]
 
 
 def _check_batch_size(name: str, value: int) -> None:
     check_positive_int(name, value, f"Try {name}=32.")
-
-
-def _check_flags(**flags: bool) -> None:
-    for name, value in flags.items():
-        check_bool(name, value)
 
 
 class BatchLoader:
@@ -78,7 +75,8 @@ class BatchLoader:
         seed: int | None = None,
     ) -> None:
         _check_batch_size("batch_size", batch_size)
-        _check_flags(shuffle=shuffle, drop_last=drop_last)
+        check_bool("shuffle", shuffle)
+        check_bool("drop_last", drop_last)
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -92,10 +90,7 @@ class BatchLoader:
 
     def _index_batches(self) -> list[Tensor]:
         n = len(self.dataset)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self._generator)
-        else:
-            order = torch.arange(n)
+        order = torch.randperm(n, generator=self._generator) if self.shuffle else torch.arange(n)
         if isinstance(self.dataset, ClassificationDataset):
             order = order.to(self.dataset.device)  # one copy per epoch, not per batch
         batches = list(order.split(self.batch_size))
@@ -107,8 +102,7 @@ class BatchLoader:
         batches = self._index_batches()
         if isinstance(self.dataset, ClassificationDataset):
             return (self.dataset.get_batch(idx) for idx in batches)
-        loader = DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches])
-        return iter(loader)
+        return iter(DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches]))
 
 
 # -- balanced loaders ------------------------------------------------------------
@@ -135,8 +129,7 @@ def _concat(datasets: Sequence[AnyDataset]) -> AnyDataset:
 
 def _group_positions(datasets: Sequence[AnyDataset]) -> list[Tensor]:
     """Positions of each dataset's rows in their concatenation."""
-    sizes = torch.tensor([0] + [len(d) for d in datasets])
-    offsets = torch.cumsum(sizes, 0).tolist()
+    offsets = torch.cumsum(torch.tensor([0] + [len(d) for d in datasets]), 0).tolist()
     return [torch.arange(offsets[i], offsets[i + 1]) for i in range(len(datasets))]
 
 
@@ -148,8 +141,8 @@ class _MultiGroupLoader:
         self.data, self.seed, self.shuffle = data, seed, shuffle
         self._generator = make_generator(seed)
 
-    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
-        """Group positions, rows per batch from each group, batches per epoch, cycling."""
+    def _plan(self) -> EpochPlan:
+        """The epoch to draw: see :data:`EpochPlan`."""
         raise NotImplementedError
 
     def __len__(self) -> int:
@@ -225,17 +218,15 @@ class GroupBalancedDataLoader(_MultiGroupLoader):
         _check_group_batch(batch_size, len(datasets))
         check_bool("oversample_small_groups", oversample_small_groups)
         super().__init__(_concat(datasets), seed, shuffle)
-        self.datasets = datasets
+        self.datasets, self.batch_size = datasets, batch_size
         self.oversample_small_groups = oversample_small_groups
-        self.batch_size = batch_size
         self._groups = _group_positions(datasets)
 
-    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+    def _plan(self) -> EpochPlan:
         return _balanced_plan(self._groups, self.batch_size, self.oversample_small_groups)
 
 
-def _balanced_plan(groups: list[Tensor], batch_size: int,
-                   oversample: bool) -> tuple[list[Tensor], list[int], int, list[bool]]:
+def _balanced_plan(groups: list[Tensor], batch_size: int, oversample: bool) -> EpochPlan:
     """The epoch follows the longest group (in batches); the others drop out or cycle."""
     sizes = group_quotas(batch_size, len(groups))
     lengths = [-(-len(g) // b) for g, b in zip(groups, sizes, strict=True)]
@@ -287,10 +278,9 @@ class TaskBalancedDataLoader(_MultiGroupLoader):
         check_bool("oversample_small_groups", oversample_small_groups)
         super().__init__(data, seed, shuffle)
         self.oversample_small_groups = oversample_small_groups
-        self.batch_size = batch_size
-        self._groups = groups
+        self.batch_size, self._groups = batch_size, groups
 
-    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+    def _plan(self) -> EpochPlan:
         return _balanced_plan(self._groups, self.batch_size, self.oversample_small_groups)
 
 
@@ -334,8 +324,8 @@ class ReplayDataLoader(_MultiGroupLoader):
                  seed: int | None = None, shuffle: bool = True) -> None:
         _check_batch_size("batch_size", batch_size)
         _check_batch_size("batch_size_mem", batch_size_mem)
-        _check_flags(oversample_small_tasks=oversample_small_tasks,
-                     task_balanced_dataloader=task_balanced_dataloader)
+        check_bool("oversample_small_tasks", oversample_small_tasks)
+        check_bool("task_balanced_dataloader", task_balanced_dataloader)
         if memory is None or len(memory) == 0:
             raise ValueError(
                 "memory is empty; a replay batch needs stored rows. Use BatchLoader(data) "
@@ -351,7 +341,7 @@ class ReplayDataLoader(_MultiGroupLoader):
         self.task_balanced_dataloader = task_balanced_dataloader
         self._groups = [torch.arange(len(data))] + [g + len(data) for g in mem_groups]
 
-    def _plan(self) -> tuple[list[Tensor], list[int], int, list[bool]]:
+    def _plan(self) -> EpochPlan:
         n_mem = len(self._groups) - 1
         sizes = [self.batch_size] + group_quotas(self.batch_size_mem, n_mem)
         steps = -(-len(self._groups[0]) // self.batch_size)  # one pass over the data
@@ -389,7 +379,7 @@ class GroupBalancedInfiniteDataLoader:
         self._groups = [g for g in _group_positions(datasets) if len(g)]
         self._generator = make_generator(seed)
 
-    def _block(self, pending: list[Tensor], steps: int) -> Tensor:
+    def _next_positions(self, pending: list[Tensor], steps: int) -> Tensor:
         """Positions of the next ``steps`` batches, shape ``(steps, G * batch_size)``."""
         need, out = steps * self.batch_size, []
         for g, rows in enumerate(self._groups):
@@ -405,4 +395,4 @@ class GroupBalancedInfiniteDataLoader:
         pending = [torch.zeros(0, dtype=torch.long) for _ in self._groups]
         steps = max(1, max(len(g) for g in self._groups) // self.batch_size)
         while True:
-            yield from _gather(self.data, list(self._block(pending, steps)))
+            yield from _gather(self.data, list(self._next_positions(pending, steps)))

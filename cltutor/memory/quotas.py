@@ -54,7 +54,6 @@ def keep_top_per_group(group_pos: Tensor, priority: Tensor, quotas: Tensor) -> T
     ...                    torch.tensor([2, 0])).tolist()
     [False, True, False, True]
     """
-    # index_select/scatter rather than t[idx]: much faster on a busy CPU (no thread pool)
     order = torch.argsort(priority, descending=True, stable=True)  # best first
     if len(quotas) > 1:
         by_group = torch.argsort(group_pos.index_select(0, order), stable=True)
@@ -69,7 +68,7 @@ def keep_top_per_group(group_pos: Tensor, priority: Tensor, quotas: Tensor) -> T
     return keep
 
 
-def _chunks(n: int, b: int, steps: int, cycle: bool) -> Tensor:
+def _rows_per_batch(n: int, b: int, steps: int, cycle: bool) -> Tensor:
     """Rows a group of ``n`` gives to each of ``steps`` batches, shape ``(steps,)``.
 
     A cycling group always gives ``b`` (its passes run end to end, reshuffled);
@@ -118,7 +117,7 @@ def epoch_batches(
     -------
     list of ``steps`` long tensors, built with a handful of vectorised ops.
     """
-    chunks = torch.stack([_chunks(len(g), b, steps, c)
+    chunks = torch.stack([_rows_per_batch(len(g), b, steps, c)
                           for g, b, c in zip(groups, sizes, cycle, strict=True)], 1)  # (S, G)
     batch_sizes = chunks.sum(1)  # (S,)
     batch_start = torch.cumsum(batch_sizes, 0) - batch_sizes  # (S,)

@@ -36,7 +36,8 @@ __all__ = [
 FEATURE_BATCH_SIZE = 256  # used when the strategy has no eval_mb_size
 
 
-def _check_k(k: int | None, n: int) -> int:
+def _how_many(k: int | None, n: int) -> int:
+    """Items to choose among ``n``: all for ``k=None``, else ``k`` (checked) up to ``n``."""
     if k is None:
         return n
     check_int_range("k", k, 0, None, "Use k=None to rank all items.")
@@ -67,7 +68,7 @@ def herding_order(features: Tensor, k: int | None = None) -> Tensor:
     """
     f = features.flatten(1)  # (n, d)
     n = f.shape[0]
-    k = _check_k(k, n)
+    k = _how_many(k, n)
     mu = f.mean(0)  # (d,)
     score = (f * f).sum(1)  # (n,): the scores before any pick (S = 0, i = 0)
     score.addmv_(f, mu, alpha=-2.0)
@@ -86,7 +87,7 @@ def closest_to_center_order(features: Tensor, k: int | None = None) -> Tensor:
     Returns a long tensor of shape ``(k,)``; ties keep the lower index first.
     """
     f = features.flatten(1)  # (n, d)
-    k = _check_k(k, f.shape[0])
+    k = _how_many(k, f.shape[0])
     dist = (f - f.mean(0)).pow(2).sum(1)  # (n,) squared distance to the mean
     return torch.argsort(dist, stable=True)[:k]
 
@@ -191,7 +192,7 @@ class RandomExemplarsSelectionStrategy(ExemplarsSelectionStrategy):
         self, strategy: Any, data: ClassificationDataset, k: int | None = None
     ) -> Tensor:
         n = len(data)
-        return torch.randperm(n, generator=self._generator)[: _check_k(k, n)]
+        return torch.randperm(n, generator=self._generator)[: _how_many(k, n)]
 
 
 class FeatureBasedExemplarsSelectionStrategy(ExemplarsSelectionStrategy):

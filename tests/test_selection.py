@@ -1,0 +1,65 @@
+"""Exemplar selection: herding and closest-to-center against brute-force references,
+feature extraction, seeded random selection, and every error message."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from memory_helpers import FlatFeatures, brute_herding
+
+from cltutor.data import ClassificationDataset
+from cltutor.memory.selection import (
+    HerdingSelectionStrategy,
+    RandomExemplarsSelectionStrategy,
+    closest_to_center_order,
+    extract_features,
+    herding_order,
+    make_selection_strategy,
+)
+
+
+def test_herding_and_closest_to_center_match_brute_force():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        f = torch.randn(40, 6, generator=gen)
+        assert herding_order(f, 25).tolist() == brute_herding(f, 25)
+        assert herding_order(f).tolist() == brute_herding(f, 40)
+        dist = ((f.double() - f.double().mean(0)) ** 2).sum(1)
+        assert closest_to_center_order(f, 10).tolist() == dist.argsort()[:10].tolist()
+
+
+def test_extract_features_stops_early_restores_mode_and_batches():
+    model = FlatFeatures(4)
+    calls = []
+    model.classifier.register_forward_hook(lambda *a: calls.append(1))
+    model.train()
+    model.features.eval()  # a mixed state must come back as it was
+    data = ClassificationDataset(torch.rand(11, 4), torch.zeros(11))
+    feats = extract_features(model, "features", data, batch_size=3)
+    assert torch.equal(feats, data.x) and not feats.requires_grad
+    assert calls == [] and model.training and not model.features.training
+
+
+def test_random_selection_is_seeded():
+    ds = ClassificationDataset(torch.rand(20, 2), torch.zeros(20))
+    a = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
+    b = RandomExemplarsSelectionStrategy(seed=3).make_sorted_indices(None, ds, 5)
+    assert torch.equal(a, b) and len(set(a.tolist())) == 5
+
+
+@pytest.mark.parametrize(("build", "match"), [
+    (lambda: make_selection_strategy("kmeans"),
+     r"selection must be one of \['random', 'herding', 'closest-to-center'\], got 'kmeans'"),
+    (lambda: make_selection_strategy("herding"), r"selection='herding' .* needs model="),
+    (lambda: HerdingSelectionStrategy(FlatFeatures(3), "fc7"),
+     r"layer_name must name a submodule of the model, got 'fc7'"),
+    (lambda: herding_order(torch.rand(4, 2), -1), r"k must be an int >= 0, got -1\. Use k=None"),
+])
+def test_value_errors(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
+        HerdingSelectionStrategy("model", "features")
