@@ -186,7 +186,7 @@ class ReservoirSamplingBuffer(ExemplarsBuffer):
 
 @dataclass(frozen=True)
 class BufferGroup:
-    """One group of a balanced buffer: its quota and its rows (a read-only view)."""
+    """One group of a balanced buffer: its quota and a copy of its rows."""
 
     max_size: int
     buffer: ClassificationDataset

@@ -107,8 +107,8 @@ class ParametricBuffer(BalancedExemplarsBuffer):
             in_new = (new.group == key).nonzero().flatten()  # (b,) its new rows
             if len(in_new) == 0 and len(in_old) <= quota:
                 continue
-            fresh = new.data if len(in_new) == len(new) else new.data.subset(in_new)
-            candidates = old.data.subset(in_old).concat(fresh)  # (a + b) rows, stored first
+            its_new = new.data if len(in_new) == len(new) else new.data.subset(in_new)
+            candidates = old.data.subset(in_old).concat(its_new)  # (a + b) rows, stored first
             order = self.selection_strategy.make_sorted_indices(strategy, candidates, k=quota)
             rank = torch.full((len(candidates),), float("-inf"), dtype=torch.float64, device=dev)
             best_first = -torch.arange(len(order), dtype=torch.float64, device=dev)
