@@ -186,7 +186,7 @@ def test_metric_selections_and_their_errors():
         EvaluationPlugin("acc")
     with pytest.raises(TypeError, match="loggers must be BaseLogger instances, got object"):
         EvaluationPlugin(loggers=[object()])
-    with pytest.raises(ValueError, match="mininterval must be a number of seconds >= 0, got -1"):
+    with pytest.raises(ValueError, match="mininterval must be a finite number >= 0, got -1"):
         InteractiveLogger(mininterval=-1)
 
 

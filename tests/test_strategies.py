@@ -229,7 +229,7 @@ def test_device_auto_resolves():
         ({"eval_mb_size": -1}, ValueError, r"eval_mb_size must be a positive int"),
         ({"device": "gpu"}, ValueError, r"device must be 'auto', 'cpu', 'cuda'.*got 'gpu'"),
         ({"device": 3}, TypeError, r"device must be a string or torch.device"),
-        ({"eval_every": -2}, ValueError, r"eval_every must be -1"),
+        ({"eval_every": -2}, ValueError, r"eval_every must be an int >= -1, got -2"),
         ({"evaluator": "verbose"}, TypeError, r"evaluator must be an EvaluationPlugin"),
     ],
 )

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm.auto import tqdm
 
+from cltutor._checks import check_number
 from cltutor.callbacks import SupervisedPlugin
 
 __all__ = ["BaseLogger", "TextLogger", "InteractiveLogger"]
@@ -171,11 +172,7 @@ class InteractiveLogger(TextLogger):
 
     def __init__(self, file: TextIO | None = None, mininterval: float = 0.1) -> None:
         super().__init__(file)
-        if not isinstance(mininterval, (int, float)) or mininterval < 0:
-            raise ValueError(
-                f"mininterval must be a number of seconds >= 0, got {mininterval!r}. "
-                "Try mininterval=0.1."
-            )
+        check_number("mininterval", mininterval, "Try mininterval=0.1 (seconds).", low=0)
         self.mininterval = float(mininterval)
         self._train_bar: _Progress | None = None
         self._eval_bar: _Progress | None = None

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cltutor._checks import check_bool, is_int
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -77,7 +79,7 @@ def check_accuracy_matrix(A: Any, name: str = "A") -> np.ndarray:
 
 def _row_index(t: Any, n: int) -> int:
     """``t`` as a row index in ``[0, n)``; negative values count from the end."""
-    if not isinstance(t, (int, np.integer)) or isinstance(t, bool):
+    if not is_int(t):
         raise TypeError(f"t must be an int row index, got {t!r}. Use t=-1 for the last row.")
     if not -n <= t < n:
         raise ValueError(
@@ -220,8 +222,7 @@ def _select(kind: str, levels: dict[str, Any], unknown: dict[str, Any]) -> list[
             f"{', '.join(levels)}, e.g. {kind}_metrics({next(iter(levels))}=True)."
         )
     for level, flag in levels.items():
-        if not isinstance(flag, bool):
-            raise TypeError(f"{level} must be True or False, got {flag!r}.")
+        check_bool(level, flag)
     return [Metric(kind, level) for level, flag in levels.items() if flag]
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import make_generator
+from cltutor._checks import check_int_range, check_positive_int, make_generator, next_seed
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.evaluation import EvaluationPlugin, default_evaluator
@@ -73,11 +73,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"device={device!r} asks for a GPU but torch sees none. Use device='auto' or 'cpu'."
         )
     return resolved
-
-
-def _check_positive_int(name: str, value: Any, example: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}. Try {name}={example}.")
 
 
 def as_experiences(experiences: Experience | Iterable[Experience], name: str) -> list:
@@ -215,15 +210,12 @@ class Naive:
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}. "
                 "Use e.g. torch.optim.SGD(model.parameters(), lr=0.01)."
             )
-        _check_positive_int("train_mb_size", train_mb_size, 32)
-        _check_positive_int("train_epochs", train_epochs, 1)
-        if eval_mb_size is not None:
-            _check_positive_int("eval_mb_size", eval_mb_size, 128)
-        if not isinstance(eval_every, int) or eval_every < -1:
-            raise ValueError(
-                f"eval_every must be -1 (never), 0 (after each experience) or a positive int "
-                f"(every k epochs), got {eval_every!r}."
-            )
+        check_positive_int("train_mb_size", train_mb_size, "Try train_mb_size=32.")
+        check_positive_int("train_epochs", train_epochs, "Try train_epochs=1.")
+        check_positive_int("eval_mb_size", eval_mb_size, "Try eval_mb_size=128.",
+                           allow_none=True)
+        check_int_range("eval_every", eval_every, -1, None,
+                        "Use -1 (never), 0 (after each experience) or k > 0 (every k epochs).")
         self.model = model
         self.optimizer = optimizer
         self._criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
@@ -389,9 +381,7 @@ class Naive:
 
     def _next_seed(self) -> int | None:
         """A fresh seed from the strategy's generator, or None to use torch's global one."""
-        if self._rng is None:
-            return None
-        return int(torch.randint(2**62, (1,), generator=self._rng))
+        return None if self._rng is None else next_seed(self._rng)
 
     def _unpack_minibatch(self) -> None:
         self.mbatch = [item.to(self.device, non_blocking=True) for item in self.mbatch]
