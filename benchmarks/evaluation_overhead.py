@@ -1,7 +1,7 @@
 """Cost of the evaluation plugin per training iteration, and of a whole eval.
 
-Part 1 drives the evaluator's training callbacks the way Naive dispatches them
-(only the callbacks it overrides), over one epoch of 60,000 samples in
+Part 1 drives the training callbacks of the evaluator and then of its loggers the way
+Naive dispatches them (only the callbacks each overrides), over one epoch of 60,000 samples in
 minibatches of 32 and of 128 with ready-made outputs, so only the evaluator's own work is
 timed: its tally of predictions and losses, the single sync at the epoch end,
 and for ``default_evaluator()`` the InteractiveLogger's progress bar (written
@@ -70,11 +70,13 @@ def fake_epoch(n_iter: int, batch: int, n_classes: int = 10):
 
 
 def time_epoch(make, epoch, exp) -> float:
-    """Seconds for one epoch of dispatch through the evaluator's overridden callbacks."""
+    """Seconds for one epoch of dispatch through the overridden callbacks of the evaluator
+    and its loggers."""
     ev = make()
     s = SimpleNamespace(experience=exp, dataloader=epoch[0], train_epochs=1, loss=None,
                         clock=SimpleNamespace(train_iterations=0, train_exp_epochs=0))
-    calls = {name: [getattr(ev, name)] if name in ev.overridden_callbacks() else []
+    plugins = [ev, *ev.loggers]
+    calls = {name: [getattr(p, name) for p in plugins if name in p.overridden_callbacks()]
              for name in ("before_training_exp", "before_training_epoch",
                           "after_training_iteration", "after_training_epoch")}
     start = time.perf_counter()
@@ -104,7 +106,7 @@ def part1(runs: int) -> None:
         times = {name: [] for name in ["empty loop", *VARIANTS]}
         for _ in range(runs):
             times["empty loop"].append(time_epoch(lambda: SimpleNamespace(
-                overridden_callbacks=lambda: []), epoch, exp))
+                overridden_callbacks=lambda: [], loggers=[]), epoch, exp))
             for name, make in VARIANTS.items():
                 times[name].append(time_epoch(make, epoch, exp))
         base = statistics.median(times["empty loop"])

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cltutor import (
+    BaseLogger,
     EvaluationPlugin,
     Naive,
     SimpleMLP,
@@ -108,6 +109,64 @@ def test_only_overriding_plugins_are_dispatched():
     owners = {name: [cb.__self__ for cb in cbs] for name, cbs in strategy._dispatch.items()}
     assert any(isinstance(p, OnlyUpdate) for p in owners["after_update"])
     assert not any(isinstance(p, OnlyUpdate) for p in owners["before_forward"])
+
+
+class RecordingLogger(BaseLogger):
+    """A logger overriding every callback; notes what the evaluator had emitted by then."""
+
+    def __init__(self):
+        self.events = []
+        self.emitted_before = {}  # event -> metric names already emitted when it ran
+
+    def record(self, name):
+        self.events.append(name)
+        self.emitted_before.setdefault(name, set(self.evaluator.get_last_metrics()))
+
+
+for _name in CALLBACKS:
+    setattr(RecordingLogger, _name,
+            (lambda n: lambda self, strategy, **kw: self.record(n))(_name))
+
+
+def test_naive_calls_each_logger_callback_once_right_after_the_evaluator():
+    logger = RecordingLogger()
+    evaluator = EvaluationPlugin(accuracy_metrics(epoch=True, experience=True),
+                                 loggers=[logger])
+    rec = Recorder()
+    strategy = tiny_strategy([rec], evaluator=evaluator, train_epochs=2)
+    # the evaluator generates no per-callback forwarding: it defines only its metric work
+    assert [n for n in CALLBACKS if n in vars(EvaluationPlugin)] == [
+        "before_training", "before_training_exp", "before_training_epoch",
+        "after_training_iteration", "after_training_epoch", "before_eval", "before_eval_exp",
+        "after_eval_iteration", "after_eval_exp", "after_eval"]
+    assert "before_forward" not in evaluator.overridden_callbacks()
+    stream = tiny_stream(n_exps=2, n=20)
+    strategy.train(stream)
+    strategy.eval(stream)
+    assert logger.events == rec.events  # every event, exactly once each time it fires
+    for name, callbacks in strategy._dispatch.items():  # user plugin, evaluator, logger, clock
+        owners = [cb.__self__ for cb in callbacks]
+        expected = [rec, *([evaluator] if name in evaluator.overridden_callbacks() else []),
+                    logger, *([strategy.clock] if name in strategy.clock.overridden_callbacks()
+                              else [])]
+        assert owners == expected, name
+    # the evaluator's own callback of the same event ran first: its values are in
+    assert "Top1_Acc_Epoch/train_phase/train_stream/Task000" in \
+        logger.emitted_before["after_training_epoch"]
+    assert "Top1_Acc_Exp/eval_phase/train_stream/Task000/Exp000" in \
+        logger.emitted_before["after_eval_exp"]
+
+
+def test_no_evaluator_and_an_empty_one_cost_no_per_iteration_callback():
+    per_iteration = ["before_training_iteration", "before_forward", "after_forward",
+                     "before_backward", "after_backward", "before_update", "after_update",
+                     "after_training_iteration"]
+    for evaluator in (None, EvaluationPlugin()):
+        strategy = tiny_strategy(evaluator=evaluator)
+        strategy.train(tiny_stream(1))
+        owners = {name: [cb.__self__ for cb in strategy._dispatch[name]] for name in per_iteration}
+        assert owners == {name: [strategy.clock] if name == "after_training_iteration" else []
+                          for name in per_iteration}
 
 
 def test_model_mode_after_train_and_eval():

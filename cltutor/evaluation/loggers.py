@@ -1,10 +1,10 @@
 """Loggers: where the values an :class:`~cltutor.evaluation.EvaluationPlugin` emits go.
 
 A logger is a plugin that the evaluation plugin owns. It gets
-:meth:`BaseLogger.log_metrics` each time metric values are emitted, then the
-strategy callbacks it overrides, always after the metrics of that callback are
-up to date. So a live plot is just another logger: override ``after_eval`` and
-redraw ``self.accuracy_matrix``.
+:meth:`BaseLogger.log_metrics` each time metric values are emitted, and the
+strategy calls the callbacks it overrides right after the evaluator's, so the
+metrics of that event are up to date. So a live plot is just another logger:
+override ``after_eval`` and redraw ``self.accuracy_matrix``.
 """
 
 from __future__ import annotations

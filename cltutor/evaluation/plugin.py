@@ -15,7 +15,8 @@ Two departures: a stream-level name leaves the task part out when the stream
 mixes task labels (Avalanche writes the last experience's), and forgetting,
 BWT and forward transfer are emitted only where defined (Avalanche emits 0).
 Training metrics keep counts and loss sums on the device and synchronise with
-the host once per epoch. Loggers receive every emitted value as it happens.
+the host once per epoch. Loggers receive every emitted value as it happens; the
+strategy dispatches their callbacks itself, right after the evaluator's.
 """
 
 from __future__ import annotations
@@ -91,11 +92,12 @@ class EvaluationPlugin(SupervisedPlugin):
         From :func:`accuracy_metrics`, :func:`loss_metrics`,
         :func:`forgetting_metrics`, :func:`bwt_metrics`, :func:`forward_transfer_metrics`.
     loggers : list of BaseLogger, optional
-        Each gets :meth:`BaseLogger.log_metrics` whenever values are emitted,
-        then the strategy callbacks it overrides (after the metrics are updated).
+        Each gets :meth:`BaseLogger.log_metrics` whenever values are emitted. The
+        strategy calls the callbacks a logger overrides right after the evaluator's
+        own, so a logger always reads metrics already updated for that event.
 
     The accuracy matrix is recorded whatever the metrics; with no metrics and
-    no loggers the plugin costs nothing per training iteration.
+    no loggers, nothing runs per training iteration.
 
     Examples
     --------
@@ -132,8 +134,6 @@ class EvaluationPlugin(SupervisedPlugin):
         wanted = self._want = set(self._names)
         self._mb = {k for k in ("accuracy", "loss") if (k, "minibatch") in wanted}
         self._epoch = {k for k in ("accuracy", "loss") if (k, "epoch") in wanted}
-        self._forward = {name: [getattr(lg, name) for lg in self.loggers
-                                if name in lg.overridden_callbacks()] for name in CALLBACKS}
         self._callbacks = self._needed_callbacks()
         for lg in self.loggers:
             lg.evaluator = self
@@ -176,13 +176,12 @@ class EvaluationPlugin(SupervisedPlugin):
             needed.update(self._TRAIN_CALLBACKS)
         if any(kind == "forward_transfer" for kind, _ in self._want):
             needed.add("before_training")
-        needed.update(name for name, fns in self._forward.items() if fns)
         needed.update(n for n in CALLBACKS  # callbacks a subclass overrides itself
                       if getattr(type(self), n) is not getattr(EvaluationPlugin, n))
         return [name for name in CALLBACKS if name in needed]
 
     def overridden_callbacks(self) -> list[str]:
-        """Only the callbacks its metrics and loggers need, so the rest cost nothing."""
+        """Only the callbacks its metrics need, so the rest cost nothing (loggers: their own)."""
         return list(self._callbacks)
 
     # -- results ---------------------------------------------------------------
@@ -281,10 +280,6 @@ class EvaluationPlugin(SupervisedPlugin):
             values[f"{self._names['loss', level]}/{scope}"] = loss
         return values
 
-    def _relay(self, name: str, strategy: Any, kwargs: dict[str, Any]) -> None:
-        for fn in self._forward[name]:
-            fn(strategy, **kwargs)
-
     # -- training callbacks ------------------------------------------------------
     def before_training(self, strategy: Any, **kwargs: Any) -> None:
         no_init = not any(r < 0 for cells in self._cells.values() for r, _ in cells)
@@ -295,17 +290,14 @@ class EvaluationPlugin(SupervisedPlugin):
                 "eval_every=-1 and nothing was evaluated yet. Call strategy.eval(test_stream) "
                 "before the first train(), or use eval_every=0 with eval_streams=[test_stream]."
             )
-        self._relay("before_training", strategy, kwargs)
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
         self._trained_exp = int(exp.current_experience)
         self._train_scope = _scope("train", _stream_name(exp, "train"), _task_label(exp))
-        self._relay("before_training_exp", strategy, kwargs)
 
     def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         self._train_tally = Tally()
-        self._relay("before_training_epoch", strategy, kwargs)
 
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
         if self._epoch:
@@ -316,29 +308,22 @@ class EvaluationPlugin(SupervisedPlugin):
             correct, loss_sum, n = tally.totals()  # a host sync each iteration: MB metrics cost
             self._emit(strategy, self._pack("minibatch", self._train_scope, correct / n,
                                             loss_sum / n))
-        for fn in self._forward["after_training_iteration"]:
-            fn(strategy, **kwargs)
 
     def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         correct, loss_sum, n = self._train_tally.totals()
         self._train_tally = Tally()
         if n:
             self._emit(strategy, self._pack("epoch", self._train_scope, correct / n, loss_sum / n))
-        self._relay("after_training_epoch", strategy, kwargs)
 
     # -- eval callbacks ------------------------------------------------------------
     def before_eval(self, strategy: Any, **kwargs: Any) -> None:
         self._streams = {}
-        self._relay("before_eval", strategy, kwargs)
 
     def before_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         self._eval_tally = Tally()
-        self._relay("before_eval_exp", strategy, kwargs)
 
     def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
         self._eval_tally.add(strategy.mb_output, strategy.mb_y, getattr(strategy, "loss", None))
-        for fn in self._forward["after_eval_iteration"]:
-            fn(strategy, **kwargs)
 
     def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
@@ -352,7 +337,6 @@ class EvaluationPlugin(SupervisedPlugin):
             values = self._pack("experience", scope, correct / n, loss_sum / n)
             values.update(self._matrix_metrics(stream, "experience", [k], scope))
             self._emit(strategy, values)
-        self._relay("after_eval_exp", strategy, kwargs)
 
     def _record(self, strategy: Any, stream: str, k: int, task: int | None,
                 totals: tuple[float, float, int]) -> None:
@@ -376,7 +360,6 @@ class EvaluationPlugin(SupervisedPlugin):
             values.update(self._matrix_metrics(stream, "stream", ks, _scope("eval", stream)))
         self._streams = {}
         self._emit(strategy, values)
-        self._relay("after_eval", strategy, kwargs)
 
     def _matrix_metrics(self, stream: str, level: str, ks: list[int],
                         scope: str) -> dict[str, float]:
@@ -397,21 +380,6 @@ class EvaluationPlugin(SupervisedPlugin):
             if v.size:  # emitted only where defined (Avalanche emits 0 for an empty mean)
                 values[f"{self._names[kind, level]}/{scope}"] = float(v.mean())
         return values
-
-
-def _forwarder(name: str) -> Any:
-    def callback(self: EvaluationPlugin, strategy: Any, **kwargs: Any) -> None:
-        for fn in self._forward[name]:
-            fn(strategy, **kwargs)
-
-    callback.__name__ = callback.__qualname__ = name
-    callback.__doc__ = f"Pass ``{name}`` on to the loggers that override it."
-    return callback
-
-
-for _name in CALLBACKS:  # the callbacks with no metric work only reach the loggers
-    if _name not in EvaluationPlugin.__dict__:
-        setattr(EvaluationPlugin, _name, _forwarder(_name))
 
 
 def default_evaluator() -> EvaluationPlugin:

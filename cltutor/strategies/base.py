@@ -257,9 +257,9 @@ class Naive:
         return evaluator
 
     def _all_plugins(self) -> list[SupervisedPlugin]:
-        """User plugins, then the evaluator, the periodic eval, and the clock last."""
+        """User plugins, the evaluator and its loggers, the periodic eval, the clock last."""
         extra = [_PeriodicEval(self.eval_every)] if self.eval_every > -1 else []
-        return [*self.plugins, self.evaluator, *extra, self.clock]
+        return [*self.plugins, self.evaluator, *self.evaluator.loggers, *extra, self.clock]
 
     def _build_dispatch(self) -> None:
         """One list of bound callbacks per event: only plugins that override it."""
