@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -549,14 +550,23 @@ def test_every_callback_reaches_a_logger_in_the_documented_order():
                             *EVAL_CALLBACKS]  # one minibatch each
 
 
-def test_progress_bar_refreshes_in_chunks():
-    from cltutor.evaluation.loggers import _Progress
+def bar_renders(mininterval, n_iter=1000):
+    """What an InteractiveLogger writes for one training epoch of ``n_iter`` minibatches."""
+    out = io.StringIO()
+    logger = InteractiveLogger(out, mininterval=mininterval)
+    s = new_strategy()
+    s.experience, s.dataloader = make_stream("train", [4])[0], range(n_iter)
+    logger.before_training_epoch(s)
+    for _ in range(n_iter):
+        logger.after_training_iteration(s)
+    logger.after_training_epoch(s)
+    return out.getvalue()
 
-    progress = _Progress(total=1000, desc="epoch", file=io.StringIO(), interval=10.0)
-    for _ in range(1000):  # the loop InteractiveLogger runs per iteration
-        progress.done += 1
-        if progress.done >= progress.next:
-            progress.refresh()
-    assert progress.bar.n == 1  # refreshed once; the next refresh is ~10 s of steps away
-    progress.close()
-    assert progress.bar.n == 1000
+
+def test_progress_bar_is_redrawn_at_most_every_mininterval():
+    every_step = bar_renders(mininterval=0)
+    assert "train exp 0 epoch 1/1:" in every_step and "500/1000" in every_step
+    throttled = bar_renders(mininterval=60.0)  # the loop takes far less than a minute
+    assert "0/1000" in throttled  # the bar is drawn when it opens
+    counts = {int(m) for m in re.findall(r"(\d+)/1000", throttled)}
+    assert counts == {0}  # and not again before it closes

@@ -10,7 +10,6 @@ override ``after_eval`` and redraw ``self.accuracy_matrix``.
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
 import numpy as np
@@ -119,26 +118,6 @@ class TextLogger(BaseLogger):
         self.flush()
 
 
-class _Progress:
-    """A tqdm bar refreshed in chunks of about ``interval`` seconds, not every step."""
-
-    __slots__ = ("bar", "done", "next", "start", "interval")
-
-    def __init__(self, total: int | None, desc: str, file: TextIO | None, interval: float):
-        self.bar = tqdm(total=total, desc=desc, leave=False, file=file, mininterval=interval)
-        self.done, self.next, self.interval = 0, 1, interval
-        self.start = time.perf_counter()
-
-    def refresh(self) -> None:
-        self.bar.update(self.done - self.bar.n)
-        rate = self.done / max(time.perf_counter() - self.start, 1e-6)  # steps per second
-        self.next = self.done + max(1, int(rate * self.interval))
-
-    def close(self) -> None:
-        self.bar.update(self.done - self.bar.n)
-        self.bar.close()
-
-
 def _n_batches(strategy: Any) -> int | None:
     try:
         return len(strategy.dataloader)
@@ -174,8 +153,8 @@ class InteractiveLogger(TextLogger):
         super().__init__(file)
         check_number("mininterval", mininterval, "Try mininterval=0.1 (seconds).", low=0)
         self.mininterval = float(mininterval)
-        self._train_bar: _Progress | None = None
-        self._eval_bar: _Progress | None = None
+        self._train_bar: tqdm | None = None
+        self._eval_bar: tqdm | None = None
 
     def _format(self, metrics: dict[str, float]) -> list[str]:
         groups: dict[str, list[str]] = {}
@@ -187,19 +166,20 @@ class InteractiveLogger(TextLogger):
     def _write(self, line: str) -> None:
         tqdm.write(line, file=self.file)  # clears and redraws any open bar around the line
 
+    def _open_bar(self, strategy: Any, desc: str) -> tqdm:
+        """A bar over the strategy's minibatches; tqdm redraws it at most every mininterval."""
+        return tqdm(total=_n_batches(strategy), desc=desc, leave=False, file=self.file,
+                    mininterval=self.mininterval)
+
     def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience.current_experience
         epoch = getattr(getattr(strategy, "clock", None), "train_exp_epochs", 0) + 1
         desc = f"train exp {exp} epoch {epoch}/{getattr(strategy, 'train_epochs', '?')}"
-        self._train_bar = _Progress(_n_batches(strategy), desc, self.file, self.mininterval)
+        self._train_bar = self._open_bar(strategy, desc)
 
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        bar = self._train_bar
-        if bar is None:  # attached in the middle of an epoch
-            return
-        bar.done += 1
-        if bar.done >= bar.next:
-            bar.refresh()
+        if self._train_bar is not None:  # None: attached in the middle of an epoch
+            self._train_bar.update()
 
     def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         if self._train_bar is not None:
@@ -212,15 +192,11 @@ class InteractiveLogger(TextLogger):
         exp = strategy.experience
         stream = getattr(getattr(exp, "origin_stream", None), "name", "eval")
         desc = f"eval {stream} exp {exp.current_experience}"
-        self._eval_bar = _Progress(_n_batches(strategy), desc, self.file, self.mininterval)
+        self._eval_bar = self._open_bar(strategy, desc)
 
     def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        bar = self._eval_bar
-        if bar is None:  # attached in the middle of an epoch
-            return
-        bar.done += 1
-        if bar.done >= bar.next:
-            bar.refresh()
+        if self._eval_bar is not None:  # None: attached in the middle of an evaluation
+            self._eval_bar.update()
 
     def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         if self._eval_bar is not None:
