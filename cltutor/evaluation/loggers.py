@@ -173,8 +173,8 @@ class InteractiveLogger(TextLogger):
 
     def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience.current_experience
-        epoch = getattr(getattr(strategy, "clock", None), "train_exp_epochs", 0) + 1
-        desc = f"train exp {exp} epoch {epoch}/{getattr(strategy, 'train_epochs', '?')}"
+        epoch = strategy.clock.train_exp_epochs + 1
+        desc = f"train exp {exp} epoch {epoch}/{strategy.train_epochs}"
         self._train_bar = self._open_bar(strategy, desc)
 
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
@@ -185,13 +185,12 @@ class InteractiveLogger(TextLogger):
         if self._train_bar is not None:
             self._train_bar.close()
             self._train_bar = None
-        epoch = getattr(getattr(strategy, "clock", None), "train_exp_epochs", 0) + 1
-        self.flush(f"epoch {epoch}/{getattr(strategy, 'train_epochs', '?')}  ")
+        epoch = strategy.clock.train_exp_epochs + 1  # the clock counts it after the loggers
+        self.flush(f"epoch {epoch}/{strategy.train_epochs}  ")
 
     def before_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
-        stream = getattr(getattr(exp, "origin_stream", None), "name", "eval")
-        desc = f"eval {stream} exp {exp.current_experience}"
+        desc = f"eval {exp.stream_name or 'eval'} exp {exp.current_experience}"
         self._eval_bar = self._open_bar(strategy, desc)
 
     def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:

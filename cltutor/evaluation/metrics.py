@@ -286,7 +286,7 @@ class Tally:
     CHUNK_ELEMENTS = 16384
 
     __slots__ = ("outputs", "ys", "losses", "sizes", "pending", "correct", "loss_sum", "n",
-                 "lossless")
+                 "missing_loss")
 
     def __init__(self) -> None:
         self.outputs: list[Tensor] = []
@@ -297,7 +297,7 @@ class Tally:
         self.correct: Tensor | None = None  # device scalars
         self.loss_sum: Tensor | None = None
         self.n = 0
-        self.lossless = False  # True once a minibatch came without a loss
+        self.missing_loss = False  # True once a minibatch came without a loss
 
     def add(self, output: Tensor, y: Tensor, loss: Tensor | None) -> None:
         """Record one minibatch: logits ``(B, C)`` (or labels ``(B,)``), labels ``(B,)``."""
@@ -305,7 +305,7 @@ class Tally:
         self.ys.append(y)
         self.sizes.append(y.shape[0])
         if loss is None:
-            self.lossless = True
+            self.missing_loss = True
         else:
             self.losses.append(loss.detach())  # the minibatch's mean loss
         self.pending += output.numel()
@@ -323,7 +323,7 @@ class Tally:
             pred = torch.cat([o.argmax(1) if o.ndim > 1 else o for o in self.outputs])
         hits = (pred == torch.cat(self.ys)).sum().double()
         self.correct = hits if self.correct is None else self.correct + hits
-        if not self.lossless:
+        if not self.missing_loss:
             try:
                 losses = torch.stack(self.losses)  # (I,) or (I, 1): one loss per minibatch
             except RuntimeError:  # mixed shapes such as () and (1,)
@@ -341,7 +341,7 @@ class Tally:
         if self.n == 0:
             return 0.0, float("nan"), 0
         loss_sum = self.loss_sum
-        if self.lossless or loss_sum is None:
+        if self.missing_loss or loss_sum is None:
             loss_sum = torch.tensor(float("nan"), dtype=torch.double)
         c, s = torch.stack([self.correct, loss_sum.to(self.correct.device)]).tolist()
         return c, s, self.n

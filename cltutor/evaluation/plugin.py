@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,25 +62,39 @@ class _Cell:
     iteration: int
 
 
-def _stream_name(experience: Any, default: str) -> str:
-    name = getattr(getattr(experience, "origin_stream", None), "name", None)
-    return name if isinstance(name, str) and name else default
+@dataclass
+class _StreamTotals:
+    """What one ``eval()`` call summed over the experiences of one stream."""
+
+    correct: float = 0.0
+    loss_sum: float = 0.0
+    n_samples: int = 0
+    task_labels: set[int | None] = field(default_factory=set)
+    experiences: list[int] = field(default_factory=list)  # current_experience of each
+
+    def add(self, correct: float, loss_sum: float, n: int, task: int | None, k: int) -> None:
+        self.correct += correct
+        self.loss_sum += loss_sum
+        self.n_samples += n
+        self.task_labels.add(task)
+        self.experiences.append(k)
+
+    @property
+    def task_label(self) -> int | None:
+        """The stream's one task label, or None when it mixes several."""
+        return next(iter(self.task_labels)) if len(self.task_labels) == 1 else None
 
 
 def _task_label(experience: Any) -> int | None:
     """The experience's task label, or None when it has several (left out of the name)."""
-    labels = getattr(experience, "task_labels", None)
-    return int(labels[0]) if labels is not None and len(labels) == 1 else None
+    labels = experience.task_labels
+    return int(labels[0]) if len(labels) == 1 else None
 
 
 def _scope(phase: str, stream: str, task: int | None = None, exp: int | None = None) -> str:
     scope = f"{phase}_phase/{stream}_stream"
     scope += f"/Task{task:03d}" if task is not None else ""
     return scope + (f"/Exp{exp:03d}" if exp is not None else "")
-
-
-def _iteration(strategy: Any) -> int:
-    return getattr(getattr(strategy, "clock", None), "train_iterations", 0)
 
 
 class EvaluationPlugin(SupervisedPlugin):
@@ -130,20 +144,21 @@ class EvaluationPlugin(SupervisedPlugin):
                  loggers: BaseLogger | Sequence[BaseLogger] | None = None) -> None:
         self.metrics = self._check_metrics(metrics)
         self.loggers = self._check_loggers(loggers)
-        self._names = {(m.kind, m.level): str(m) for m in self.metrics}  # name heads
-        wanted = self._want = set(self._names)
-        self._mb = {k for k in ("accuracy", "loss") if (k, "minibatch") in wanted}
-        self._epoch = {k for k in ("accuracy", "loss") if (k, "epoch") in wanted}
-        self._callbacks = self._needed_callbacks()
+        # (kind, level) -> head of the metric's name, for every metric tracked
+        self._heads = {(m.kind, m.level): str(m) for m in self.metrics}
+        levels = {level for _, level in self._heads}
+        self._per_minibatch, self._per_epoch = "minibatch" in levels, "epoch" in levels
+        self._active_callbacks = self._needed_callbacks()
         for lg in self.loggers:
             lg.evaluator = self
         self._cells: dict[str, dict[tuple[int, int], _Cell]] = defaultdict(dict)
-        self._all: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-        self._last: dict[str, float] = {}
+        # name -> (training iterations at emission, values)
+        self._history: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        self._last_values: dict[str, float] = {}
         self._trained_exp: int | None = None  # current_experience of the last trained exp
         self._train_scope = ""
         self._train_tally, self._eval_tally = Tally(), Tally()
-        self._streams: dict[str, list] = {}  # this eval(): name -> [correct, loss, n, tasks, ks]
+        self._stream_totals: dict[str, _StreamTotals] = {}  # this eval(), by stream name
 
     @staticmethod
     def _check_metrics(metrics: tuple[Any, ...]) -> list[Metric]:
@@ -172,9 +187,9 @@ class EvaluationPlugin(SupervisedPlugin):
 
     def _needed_callbacks(self) -> list[str]:
         needed = set(self._MATRIX_CALLBACKS)
-        if self._mb or self._epoch:
+        if self._per_minibatch or self._per_epoch:
             needed.update(self._TRAIN_CALLBACKS)
-        if any(kind == "forward_transfer" for kind, _ in self._want):
+        if self._wants_kind("forward_transfer"):
             needed.add("before_training")
         needed.update(n for n in CALLBACKS  # callbacks a subclass overrides itself
                       if getattr(type(self), n) is not getattr(EvaluationPlugin, n))
@@ -182,19 +197,22 @@ class EvaluationPlugin(SupervisedPlugin):
 
     def overridden_callbacks(self) -> list[str]:
         """Only the callbacks its metrics need, so the rest cost nothing (loggers: their own)."""
-        return list(self._callbacks)
+        return list(self._active_callbacks)
+
+    def _wants_kind(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self._heads)
 
     # -- results ---------------------------------------------------------------
     def get_last_metrics(self) -> dict[str, float]:
         """The last value of every metric emitted so far (a copy)."""
-        return dict(self._last)
+        return dict(self._last_values)
 
     def get_all_metrics(self) -> dict[str, tuple[list[int], list[float]]]:
         """``name -> (training iterations at emission, values)`` for every metric."""
-        return {name: (list(xs), list(vs)) for name, (xs, vs) in self._all.items()}
+        return {name: (list(xs), list(vs)) for name, (xs, vs) in self._history.items()}
 
     def reset_last_metrics(self) -> None:
-        self._last = {}
+        self._last_values = {}
 
     @property
     def evaluated_streams(self) -> list[str]:
@@ -263,28 +281,29 @@ class EvaluationPlugin(SupervisedPlugin):
     def _emit(self, strategy: Any, values: dict[str, float]) -> None:
         if not values:
             return
-        x = _iteration(strategy)
+        iteration = strategy.clock.train_iterations
         for name, value in values.items():
-            xs, vs = self._all[name]
-            xs.append(x)
-            vs.append(value)
-        self._last.update(values)
+            emitted_at, emitted = self._history[name]
+            emitted_at.append(iteration)
+            emitted.append(value)
+        self._last_values.update(values)
         for lg in self.loggers:
             lg.log_metrics(strategy, values)
 
-    def _pack(self, level: str, scope: str, acc: float, loss: float) -> dict[str, float]:
+    def _accuracy_and_loss(self, level: str, scope: str, accuracy: float,
+                           loss: float) -> dict[str, float]:
+        """The accuracy and loss values of ``scope`` that the metrics ask for at ``level``."""
         values = {}
-        if ("accuracy", level) in self._want:
-            values[f"{self._names['accuracy', level]}/{scope}"] = acc
-        if ("loss", level) in self._want:
-            values[f"{self._names['loss', level]}/{scope}"] = loss
+        if ("accuracy", level) in self._heads:
+            values[f"{self._heads['accuracy', level]}/{scope}"] = accuracy
+        if ("loss", level) in self._heads:
+            values[f"{self._heads['loss', level]}/{scope}"] = loss
         return values
 
     # -- training callbacks ------------------------------------------------------
     def before_training(self, strategy: Any, **kwargs: Any) -> None:
         no_init = not any(r < 0 for cells in self._cells.values() for r, _ in cells)
-        wants_fwt = any(kind == "forward_transfer" for kind, _ in self._want)
-        if wants_fwt and no_init and getattr(strategy, "eval_every", 0) < 0:
+        if self._wants_kind("forward_transfer") and no_init and strategy.eval_every < 0:
             raise ValueError(
                 "forward_transfer_metrics needs the accuracy of the untrained model, but "
                 "eval_every=-1 and nothing was evaluated yet. Call strategy.eval(test_stream) "
@@ -294,78 +313,72 @@ class EvaluationPlugin(SupervisedPlugin):
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
         self._trained_exp = int(exp.current_experience)
-        self._train_scope = _scope("train", _stream_name(exp, "train"), _task_label(exp))
+        self._train_scope = _scope("train", exp.stream_name or "train", _task_label(exp))
 
     def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         self._train_tally = Tally()
 
     def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        if self._epoch:
+        if self._per_epoch:
             self._train_tally.add(strategy.mb_output, strategy.mb_y, strategy.loss)
-        if self._mb:
+        if self._per_minibatch:
             tally = Tally()
             tally.add(strategy.mb_output, strategy.mb_y, strategy.loss)
             correct, loss_sum, n = tally.totals()  # a host sync each iteration: MB metrics cost
-            self._emit(strategy, self._pack("minibatch", self._train_scope, correct / n,
-                                            loss_sum / n))
+            self._emit(strategy, self._accuracy_and_loss("minibatch", self._train_scope,
+                                                         correct / n, loss_sum / n))
 
     def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         correct, loss_sum, n = self._train_tally.totals()
         self._train_tally = Tally()
         if n:
-            self._emit(strategy, self._pack("epoch", self._train_scope, correct / n, loss_sum / n))
+            self._emit(strategy, self._accuracy_and_loss("epoch", self._train_scope, correct / n,
+                                                         loss_sum / n))
 
     # -- eval callbacks ------------------------------------------------------------
     def before_eval(self, strategy: Any, **kwargs: Any) -> None:
-        self._streams = {}
+        self._stream_totals = {}
 
     def before_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
         self._eval_tally = Tally()
 
     def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        self._eval_tally.add(strategy.mb_output, strategy.mb_y, getattr(strategy, "loss", None))
+        self._eval_tally.add(strategy.mb_output, strategy.mb_y, strategy.loss)
 
     def after_eval_exp(self, strategy: Any, **kwargs: Any) -> None:
+        """Write the matrix cell (row: the last trained experience, -1 before any)."""
         exp = strategy.experience
         correct, loss_sum, n = self._eval_tally.totals()
         self._eval_tally = Tally()
-        if n:
-            stream, task = _stream_name(exp, "test"), _task_label(exp)
-            k = int(exp.current_experience)
-            self._record(strategy, stream, k, task, (correct, loss_sum, n))
-            scope = _scope("eval", stream, task, k)
-            values = self._pack("experience", scope, correct / n, loss_sum / n)
-            values.update(self._matrix_metrics(stream, "experience", [k], scope))
-            self._emit(strategy, values)
-
-    def _record(self, strategy: Any, stream: str, k: int, task: int | None,
-                totals: tuple[float, float, int]) -> None:
-        """Write the matrix cell (row: last trained experience, -1 before any) and stream sums."""
-        correct, loss_sum, n = totals
+        if not n:
+            return
+        stream, task, k = exp.stream_name or "test", _task_label(exp), int(exp.current_experience)
         row = -1 if self._trained_exp is None else self._trained_exp
-        self._cells[stream][row, k] = _Cell(correct / n, loss_sum / n, n, _iteration(strategy))
-        sums = self._streams.setdefault(stream, [0.0, 0.0, 0, set(), []])
-        sums[0] += correct
-        sums[1] += loss_sum
-        sums[2] += n
-        sums[3].add(task)
-        sums[4].append(k)
+        cell = _Cell(correct / n, loss_sum / n, n, strategy.clock.train_iterations)
+        self._cells[stream][row, k] = cell
+        self._stream_totals.setdefault(stream, _StreamTotals()).add(correct, loss_sum, n, task, k)
+        scope = _scope("eval", stream, task, k)
+        values = self._accuracy_and_loss("experience", scope, cell.accuracy, cell.loss)
+        values.update(self._matrix_metrics(stream, "experience", [k], scope))
+        self._emit(strategy, values)
 
     def after_eval(self, strategy: Any, **kwargs: Any) -> None:
         values: dict[str, float] = {}
-        for stream, (correct, loss_sum, n, tasks, ks) in self._streams.items():
-            task = next(iter(tasks)) if len(tasks) == 1 else None
-            values.update(self._pack("stream", _scope("eval", stream, task), correct / n,
-                                     loss_sum / n))
-            values.update(self._matrix_metrics(stream, "stream", ks, _scope("eval", stream)))
-        self._streams = {}
+        for stream, totals in self._stream_totals.items():
+            n = totals.n_samples
+            values.update(self._accuracy_and_loss(
+                "stream", _scope("eval", stream, totals.task_label), totals.correct / n,
+                totals.loss_sum / n))
+            values.update(self._matrix_metrics(stream, "stream", totals.experiences,
+                                               _scope("eval", stream)))
+        self._stream_totals = {}
         self._emit(strategy, values)
 
     def _matrix_metrics(self, stream: str, level: str, ks: list[int],
                         scope: str) -> dict[str, float]:
         """Forgetting, BWT and forward transfer of experiences ``ks``, read off the matrix."""
         kinds = [kind for kind in ("forgetting", "bwt", "forward_transfer")
-                 if (kind, level) in self._want]
+                 if (kind, level) in self._heads]
         t = self._trained_exp
         if not kinds or t is None:
             return {}
@@ -378,7 +391,7 @@ class EvaluationPlugin(SupervisedPlugin):
         for kind in kinds:
             v = per_kind[kind][np.isfinite(per_kind[kind])]
             if v.size:  # emitted only where defined (Avalanche emits 0 for an empty mean)
-                values[f"{self._names[kind, level]}/{scope}"] = float(v.mean())
+                values[f"{self._heads[kind, level]}/{scope}"] = float(v.mean())
         return values
 
 
