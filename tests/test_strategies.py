@@ -18,7 +18,7 @@ from cltutor import (
 )
 from cltutor.callbacks import CALLBACKS
 from cltutor.data import ClassificationDataset, Experience, Stream
-from cltutor.strategies.base import resolve_device
+from cltutor.strategies.arguments import resolve_device
 
 
 class Recorder(SupervisedPlugin):

@@ -1,26 +1,31 @@
 """The evaluation layer: one accuracy matrix per stream, the metrics and the loggers.
 
 - :mod:`~cltutor.evaluation.metrics`: pure functions of the accuracy matrix (average
-  accuracy, forgetting, BWT, FWT) and the ``*_metrics`` pickers.
+  accuracy, forgetting, BWT, FWT).
+- :mod:`~cltutor.evaluation.metric_names`: the ``*_metrics`` pickers, metric names and
+  ``results_to_dataframe``.
+- :mod:`~cltutor.evaluation.tally`: ``Tally``, the device-side sums of hits and losses.
 - :mod:`~cltutor.evaluation.plugin`: ``EvaluationPlugin``, which fills the matrix.
 - :mod:`~cltutor.evaluation.loggers`: ``InteractiveLogger`` (progress bars), ``TextLogger``.
 """
 
 from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
-from cltutor.evaluation.metrics import (
+from cltutor.evaluation.metric_names import (
     Metric,
     accuracy_metrics,
+    bwt_metrics,
+    forgetting_metrics,
+    forward_transfer_metrics,
+    loss_metrics,
+    results_to_dataframe,
+)
+from cltutor.evaluation.metrics import (
     average_accuracy,
     average_forgetting,
     average_forward_transfer,
     backward_transfer,
-    bwt_metrics,
     forgetting,
-    forgetting_metrics,
     forward_transfer,
-    forward_transfer_metrics,
-    loss_metrics,
-    results_to_dataframe,
     seen_average_accuracy,
 )
 from cltutor.evaluation.plugin import EvaluationPlugin, default_evaluator

@@ -23,24 +23,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
-from cltutor.evaluation.metrics import (
+from cltutor.evaluation.metric_names import (
     Metric,
-    Tally,
     accuracy_metrics,
     bwt_metrics,
-    forgetting,
     forgetting_metrics,
-    forward_transfer,
     forward_transfer_metrics,
     loss_metrics,
+    metric_scope,
+    name_task_label,
 )
+from cltutor.evaluation.metrics import forgetting, forward_transfer
+from cltutor.evaluation.tally import StreamTotals, Tally
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,41 +61,6 @@ class _Cell:
     loss: float
     n_samples: int
     iteration: int
-
-
-@dataclass
-class _StreamTotals:
-    """What one ``eval()`` call summed over the experiences of one stream."""
-
-    correct: float = 0.0
-    loss_sum: float = 0.0
-    n_samples: int = 0
-    task_labels: set[int | None] = field(default_factory=set)
-    experiences: list[int] = field(default_factory=list)  # current_experience of each
-
-    def add(self, correct: float, loss_sum: float, n: int, task: int | None, k: int) -> None:
-        self.correct += correct
-        self.loss_sum += loss_sum
-        self.n_samples += n
-        self.task_labels.add(task)
-        self.experiences.append(k)
-
-    @property
-    def task_label(self) -> int | None:
-        """The stream's one task label, or None when it mixes several."""
-        return next(iter(self.task_labels)) if len(self.task_labels) == 1 else None
-
-
-def _task_label(experience: Any) -> int | None:
-    """The experience's task label, or None when it has several (left out of the name)."""
-    labels = experience.task_labels
-    return int(labels[0]) if len(labels) == 1 else None
-
-
-def _scope(phase: str, stream: str, task: int | None = None, exp: int | None = None) -> str:
-    scope = f"{phase}_phase/{stream}_stream"
-    scope += f"/Task{task:03d}" if task is not None else ""
-    return scope + (f"/Exp{exp:03d}" if exp is not None else "")
 
 
 class EvaluationPlugin(SupervisedPlugin):
@@ -158,7 +124,7 @@ class EvaluationPlugin(SupervisedPlugin):
         self._trained_exp: int | None = None  # current_experience of the last trained exp
         self._train_scope = ""
         self._train_tally, self._eval_tally = Tally(), Tally()
-        self._stream_totals: dict[str, _StreamTotals] = {}  # this eval(), by stream name
+        self._stream_totals: dict[str, StreamTotals] = {}  # this eval(), by stream name
 
     @staticmethod
     def _check_metrics(metrics: tuple[Any, ...]) -> list[Metric]:
@@ -313,7 +279,7 @@ class EvaluationPlugin(SupervisedPlugin):
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         exp = strategy.experience
         self._trained_exp = int(exp.current_experience)
-        self._train_scope = _scope("train", exp.stream_name or "train", _task_label(exp))
+        self._train_scope = metric_scope("train", exp.stream_name or "train", name_task_label(exp))
 
     def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
         self._train_tally = Tally()
@@ -352,12 +318,13 @@ class EvaluationPlugin(SupervisedPlugin):
         self._eval_tally = Tally()
         if not n:
             return
-        stream, task, k = exp.stream_name or "test", _task_label(exp), int(exp.current_experience)
+        stream, task = exp.stream_name or "test", name_task_label(exp)
+        k = int(exp.current_experience)
         row = -1 if self._trained_exp is None else self._trained_exp
         cell = _Cell(correct / n, loss_sum / n, n, strategy.clock.train_iterations)
         self._cells[stream][row, k] = cell
-        self._stream_totals.setdefault(stream, _StreamTotals()).add(correct, loss_sum, n, task, k)
-        scope = _scope("eval", stream, task, k)
+        self._stream_totals.setdefault(stream, StreamTotals()).add(correct, loss_sum, n, task, k)
+        scope = metric_scope("eval", stream, task, k)
         values = self._accuracy_and_loss("experience", scope, cell.accuracy, cell.loss)
         values.update(self._matrix_metrics(stream, "experience", [k], scope))
         self._emit(strategy, values)
@@ -367,10 +334,10 @@ class EvaluationPlugin(SupervisedPlugin):
         for stream, totals in self._stream_totals.items():
             n = totals.n_samples
             values.update(self._accuracy_and_loss(
-                "stream", _scope("eval", stream, totals.task_label), totals.correct / n,
+                "stream", metric_scope("eval", stream, totals.task_label), totals.correct / n,
                 totals.loss_sum / n))
             values.update(self._matrix_metrics(stream, "stream", totals.experiences,
-                                               _scope("eval", stream)))
+                                               metric_scope("eval", stream)))
         self._stream_totals = {}
         self._emit(strategy, values)
 

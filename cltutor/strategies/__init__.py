@@ -1,6 +1,8 @@
 """Continual-learning strategies: ``Naive`` (the training loop) plus plugins, one short file each.
 
 - :mod:`~cltutor.strategies.base`: ``Naive``, its ``Clock`` and periodic evaluation.
+- :mod:`~cltutor.strategies.arguments`: the checks of what a strategy is given (device,
+  experiences, plugins, evaluator).
 - :mod:`~cltutor.strategies.replay`: ``ReplayPlugin`` / ``Replay``.
 - :mod:`~cltutor.strategies.agem`: ``project_gradient``, ``AGEMPlugin`` / ``AGEM``.
 - :mod:`~cltutor.strategies.ar1` and :mod:`~cltutor.strategies.ar1_plugins`: ``AR1`` latent

@@ -47,52 +47,16 @@ from torch import Tensor, nn
 from cltutor._checks import check_int_range, check_positive_int, make_generator, next_seed
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.data import Experience
-from cltutor.evaluation import EvaluationPlugin, default_evaluator
+from cltutor.evaluation import EvaluationPlugin
 from cltutor.memory import BatchLoader
+from cltutor.strategies.arguments import (
+    as_experiences,
+    check_plugins,
+    make_evaluator,
+    resolve_device,
+)
 
-__all__ = ["Naive", "Clock", "resolve_device"]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when present, else CPU; other names are checked."""
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a string or torch.device, got {device!r}.")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}. "
-            "Use device='auto' to pick the GPU when there is one."
-        ) from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} asks for a GPU but torch sees none. Use device='auto' or 'cpu'."
-        )
-    return resolved
-
-
-def as_experiences(experiences: Experience | Iterable[Experience], name: str) -> list:
-    """``experiences`` as a list of Experience objects (one Experience becomes a list)."""
-    if isinstance(experiences, Experience):
-        return [experiences]
-    if not isinstance(experiences, Iterable):
-        raise TypeError(
-            f"{name} must be an Experience or a list of them, got {type(experiences).__name__}."
-        )
-    out = list(experiences)
-    if not out:
-        raise ValueError(
-            f"{name} is empty; pass an Experience or a non-empty stream, e.g. "
-            "benchmark.test_stream."
-        )
-    for exp in out:
-        if not isinstance(exp, Experience):
-            raise TypeError(f"{name} must hold Experience objects, got {type(exp).__name__}.")
-    return out
+__all__ = ["Naive", "Clock", "as_experiences"]
 
 
 class Clock(SupervisedPlugin):
@@ -226,36 +190,13 @@ class Naive:
         self.eval_every = eval_every
         self.seed = seed
         self._rng = make_generator(seed)
-        self.plugins = self._check_plugins(plugins)
-        self.evaluator = self._make_evaluator(evaluator)
+        self.plugins = check_plugins(plugins)
+        self.evaluator = make_evaluator(evaluator)
         self.clock = Clock()
         self.model.to(self.device)
         self._reset_state()
 
-    # -- construction helpers --------------------------------------------------
-    @staticmethod
-    def _check_plugins(plugins: Sequence[SupervisedPlugin] | None) -> list[SupervisedPlugin]:
-        plugins = list(plugins) if plugins is not None else []
-        for p in plugins:
-            if not isinstance(p, SupervisedPlugin):
-                raise TypeError(
-                    f"plugins must be SupervisedPlugin instances, got {type(p).__name__}. "
-                    "Subclass cltutor.SupervisedPlugin and override the callbacks you need."
-                )
-        return plugins
-
-    @staticmethod
-    def _make_evaluator(evaluator: EvaluationPlugin | str | None) -> EvaluationPlugin:
-        if evaluator is None:
-            return EvaluationPlugin()
-        if isinstance(evaluator, str) and evaluator == "default":
-            return default_evaluator()
-        if not isinstance(evaluator, EvaluationPlugin):
-            raise TypeError(
-                f"evaluator must be an EvaluationPlugin, 'default' or None, got {evaluator!r}."
-            )
-        return evaluator
-
+    # -- dispatch ----------------------------------------------------------------
     def _all_plugins(self) -> list[SupervisedPlugin]:
         """User plugins, the evaluator and its loggers, the periodic eval, the clock last."""
         extra = [_PeriodicEval(self.eval_every)] if self.eval_every > -1 else []
@@ -264,7 +205,7 @@ class Naive:
     def _build_dispatch(self) -> None:
         """One list of bound callbacks per event: only plugins that override it."""
         plugins = self._all_plugins()
-        self._check_plugins(self.plugins)
+        check_plugins(self.plugins)  # the list may have changed since construction
         self._dispatch = {name: [] for name in CALLBACKS}
         for p in plugins:
             for name in p.overridden_callbacks():
