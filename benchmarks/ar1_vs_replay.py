@@ -54,14 +54,15 @@ class EpochTimer(SupervisedPlugin):
         self.times.setdefault(exp, []).append(time.perf_counter() - self._start)
 
 
-def common(seed: int, timer: EpochTimer) -> dict:
+def shared_settings(seed: int) -> dict:
+    """The arguments every strategy of the comparison gets."""
     return dict(train_mb_size=MB, train_epochs=EPOCHS, eval_mb_size=256, evaluator=None,
                 device="cpu", seed=seed)
 
 
 def run_ar1(bm, seed: int) -> EpochTimer:
     timer = EpochTimer()
-    strategy = AR1(lr=LR, rm_sz=MEM, plugins=[timer], **common(seed, timer))
+    strategy = AR1(lr=LR, rm_sz=MEM, plugins=[timer], **shared_settings(seed))
     strategy.train(bm.train_stream[:2])
     return timer
 
@@ -73,7 +74,7 @@ def run_replay(bm, seed: int, batch_size: int, batch_size_mem: int) -> EpochTime
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, weight_decay=0.0005)
     replay = ReplayPlugin(mem_size=MEM, batch_size=batch_size, batch_size_mem=batch_size_mem,
                           seed=seed)
-    strategy = Naive(model, opt, plugins=[replay, timer], **common(seed, timer))
+    strategy = Naive(model, opt, plugins=[replay, timer], **shared_settings(seed))
     strategy.train(bm.train_stream[:2])
     return timer
 

@@ -131,7 +131,9 @@ class AGEMPlugin(SupervisedPlugin):
     Notebook ``06_agem.ipynb`` plots how often the projection fires.
     """
 
-    def __init__(self, patterns_per_experience: int, sample_size: int, seed: int | None = None):
+    def __init__(
+        self, patterns_per_experience: int, sample_size: int, seed: int | None = None
+    ) -> None:
         check_positive_int("patterns_per_experience", patterns_per_experience,
                            "Try patterns_per_experience=256.")
         check_positive_int("sample_size", sample_size, "Try sample_size=64.")

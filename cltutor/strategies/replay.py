@@ -2,8 +2,8 @@
 
 The whole method is two callbacks. ``after_training_exp`` stores exemplars of
 the experience just learnt in a buffer (a storage policy from
-:mod:`cltutor.buffers`); ``before_training_exp`` swaps the strategy's loader for
-a :class:`~cltutor.loaders.ReplayDataLoader`, so that every minibatch is
+:mod:`cltutor.memory.buffers`); ``before_training_exp`` swaps the strategy's loader
+for a :class:`~cltutor.memory.loaders.ReplayDataLoader`, so that every minibatch is
 ``batch_size`` new rows followed by ``batch_size_mem`` memory rows (both default
 to ``train_mb_size``: the minibatch doubles, as in Avalanche). The epoch is one
 pass over the new data; the memory is reshuffled and cycled.
