@@ -1,4 +1,4 @@
-"""Exemplar selection: how a :class:`~cltutor.buffers.ParametricBuffer` ranks a group.
+"""Exemplar selection: how a :class:`~cltutor.memory.parametric.ParametricBuffer` ranks a group.
 
 A selection strategy ranks the candidates of one buffer group, best first; the
 buffer keeps as many as the group's quota allows. Random selection ignores the
