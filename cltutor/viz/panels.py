@@ -280,7 +280,8 @@ def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDa
             [data, memory], batch_size, seed=seed),
     }
     if kind not in builders:
-        raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}.")
+        raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}. "
+                         "Try kind=\"replay\".")
     return builders[kind]()
 
 

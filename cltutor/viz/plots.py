@@ -88,7 +88,8 @@ def _count_list(counts: Counts | Sequence[Counts], name: str) -> list[Counts]:
     for c in counts:
         bad = [v for v in c.values() if not (is_int(v) and v >= 0)]
         if bad:
-            raise ValueError(f"{name} must hold counts that are ints >= 0, got {bad[0]!r}.")
+            raise ValueError(f"{name} must hold counts that are ints >= 0, got {bad[0]!r}. "
+                             "Count with class_counts(...) or batch_composition(...).")
     return list(counts)
 
 
@@ -97,7 +98,8 @@ def _as_array(data: Any, name: str, ndim: int) -> np.ndarray:
         data = data.detach().cpu().numpy()
     arr = np.asarray(data, dtype=float)
     if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}.")
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}. "
+                         f"Pass a {ndim}-D array or tensor.")
     return arr
 
 
@@ -183,14 +185,16 @@ def _curves(history: Any, x: Sequence[float] | None) -> dict[int, tuple[list, li
             pts = list(points)
             if not all(len(p) == 2 for p in pts):
                 raise ValueError(
-                    f"history[{k!r}] must be a list of (x, accuracy) pairs, got {pts[:2]!r}."
+                    f"history[{k!r}] must be a list of (x, accuracy) pairs, got {pts[:2]!r}. "
+                    "Write history={0: [(0, 0.9), (50, 0.6)]}."
                 )
             out[int(k)] = ([float(p[0]) for p in pts], [float(p[1]) for p in pts])
         return out
     acc = _as_array(history, "history", 2)  # (n_points, n_experiences)
     xs = np.arange(len(acc)) if x is None else np.asarray(x, dtype=float)
     if len(xs) != len(acc):
-        raise ValueError(f"x must have one value per row of history ({len(acc)}), got {len(xs)}.")
+        raise ValueError(f"x must have one value per row of history ({len(acc)}), got {len(xs)}. "
+                         "Leave x=None to number the rows.")
     out = {}
     for k in range(acc.shape[1]):
         seen = np.isfinite(acc[:, k])
@@ -294,7 +298,8 @@ def plot_projection_rate(
         values = _as_array(rates, "rates", 1)
         keys = list(range(len(values)))
     if ((values < 0) | (values > 1)).any():
-        raise ValueError(f"rates must be fractions in [0, 1], got {values.tolist()}.")
+        raise ValueError(f"rates must be fractions in [0, 1], got {values.tolist()}. "
+                         "Pass projected steps / all steps, e.g. AGEMPlugin.projection_rates.")
     ax = _new_axes(ax)
     if window is None:
         ax.bar(range(len(values)), values, color=[class_color(int(k)) for k in keys])
@@ -328,7 +333,8 @@ def plot_exemplar_projection(
     y = labels_of(labels, "labels").cpu()
     if len(y) != len(z):
         raise ValueError(
-            f"labels must have one entry per row of features ({len(z)}), got {len(y)}."
+            f"labels must have one entry per row of features ({len(z)}), got {len(y)}. "
+            "Pass the labels of the same samples, in the same order."
         )
     sel = torch.as_tensor(selected).cpu()
     sel = (sel.nonzero().flatten() if sel.dtype == torch.bool else sel.long().flatten()).numpy()
