@@ -19,6 +19,12 @@ EPILOG = """examples:
       --groupby class --selection herding
   python -m cltutor run --benchmark permuted-digits --strategy agem --patterns-per-experience 100
   python -m cltutor run --strategy ar1 --rm-sz 500
+  CLTUTOR_DOWNLOAD_TIMEOUT=120 python -m cltutor run --benchmark split-cifar10 --model cnn
+
+MNIST and CIFAR are downloaded on first use, into $XDG_CACHE_HOME/cltutor or
+~/.cache/cltutor. A server that does not answer within $CLTUTOR_DOWNLOAD_TIMEOUT seconds
+(default 30) ends the run with exit code 2 and a message naming the folder and the files
+to copy there; --benchmark split-digits needs no download.
 """
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
+from test_vision import FakeProxy
 
 from cltutor.__main__ import main
+from cltutor.data.vision import DatasetNotFoundError, SplitMNIST
 from cltutor.experiments import run_experiment
 
 
@@ -45,7 +52,8 @@ def test_help_lists_the_options(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for option in ("--benchmark", "--strategy", "--mem-size", "--storage-policy", "--groupby",
-                   "--selection", "--patterns-per-experience", "--rm-sz"):
+                   "--selection", "--patterns-per-experience", "--rm-sz",
+                   "CLTUTOR_DOWNLOAD_TIMEOUT"):
         assert option in out
 
 
@@ -74,6 +82,50 @@ def _offline_loader(vision):
         return real(*args, **kwargs)
 
     return load
+
+
+def _timed(args: list[str], env: dict[str, str], cwd) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.monotonic()
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return done, time.monotonic() - start
+
+
+def test_split_mnist_behind_a_silent_proxy_exits_2_within_the_timeout(tmp_path, monkeypatch):
+    """The real command, as a subprocess: with every download sent to a proxy that never
+    answers, it stops after CLTUTOR_DOWNLOAD_TIMEOUT=1 s with the offline message."""
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env.update(CLTUTOR_DOWNLOAD_TIMEOUT="1", XDG_CACHE_HOME=str(tmp_path))
+    with FakeProxy() as proxy:
+        env.update(proxy.environ())
+        # the start-up the run needs before any download: Python, torch and torchvision
+        imports, startup = _timed([sys.executable, "-c", "import cltutor.__main__, "
+                                   "torchvision.datasets"], env, tmp_path)
+        assert imports.returncode == 0, imports.stderr
+        done, seconds = _timed([sys.executable, "-m", "cltutor", "run", "--benchmark",
+                                "split-mnist", "--no-progress"], env, tmp_path)
+        connections = proxy.connections
+        proxy.install(monkeypatch)  # the same failure in this process, for its message
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "1")
+        with pytest.raises(DatasetNotFoundError) as info:
+            SplitMNIST()
+    assert done.returncode == 2, done.stderr
+    assert f"error: {info.value}\n" in done.stderr
+    assert f"dataset_root={str(tmp_path / 'cltutor')!r}" in done.stderr
+    assert "no answer from ossci-datasets.s3.amazonaws.com within download_timeout=1 s" \
+        in done.stderr
+    assert "MNIST/raw/train-images-idx3-ubyte" in done.stderr and "SplitDigits()" in done.stderr
+    assert connections >= 1  # the command really asked the proxy
+    assert seconds < startup + 1 + 6, (seconds, startup)
+    assert done.stdout == ""
+
+
+def test_bad_timeout_variable_exits_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "ten")
+    code, _, err = run_cli(capsys, "--benchmark", "split-mnist")
+    assert code == 2
+    assert "CLTUTOR_DOWNLOAD_TIMEOUT must be a finite number > 0, got 'ten'" in err
 
 
 def test_eval_every_gives_the_same_matrix():

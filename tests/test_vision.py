@@ -2,12 +2,20 @@
 
 The files are written here in the published formats and read back through
 torchvision's dataset classes (``download=False``), the same path real files take.
+Downloads go only to :class:`FakeProxy`, a proxy on 127.0.0.1 that never answers
+(or answers HEAD requests only): no test reaches the real network.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import math
 import pickle
+import socket
 import struct
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +24,9 @@ import torch
 import torchvision.datasets
 
 from cltutor import get_benchmark
-from cltutor.data import NormalizeBatch, RandomCropFlip
+from cltutor.data import NormalizeBatch, RandomCropFlip, vision
 from cltutor.data.vision import (
+    DOWNLOAD_TIMEOUT,
     DatasetNotFoundError,
     PermutedMNIST,
     RotatedMNIST,
@@ -286,6 +295,7 @@ def test_failed_download_becomes_the_offline_error(tmp_path, monkeypatch):
     def no_network(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
+    monkeypatch.setattr(vision, "_no_answer", lambda cls, timeout: "")  # the server "answers"
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
     with pytest.raises(DatasetNotFoundError, match=r"the download failed: Error downloading"):
         SplitMNIST(dataset_root=tmp_path, download=True)
@@ -322,3 +332,174 @@ def test_argument_errors_come_before_any_file_access(tmp_path):
         SplitCIFAR10(augment=None, dataset_root=tmp_path, download=False)
     with pytest.raises(ValueError, match=r"key must be one of \['mnist'"):
         load_image_dataset("svhn")
+
+
+# -- downloads that cannot hang ----------------------------------------------------------
+class FakeProxy:
+    """An HTTP proxy on 127.0.0.1 that accepts connections and never sends a byte.
+
+    With ``answer_head=True`` it reads each request and answers HEAD requests (200, empty),
+    never any other: a server that passes a first check, then stalls. ``connections``
+    counts the connections accepted; ``requests`` holds the request lines read.
+    """
+
+    def __init__(self, answer_head: bool = False):
+        self.answer_head, self.connections, self.requests = answer_head, 0, []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.05)  # the loop looks at _stop this often
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            self._accepted.append(conn)
+            if self.answer_head:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            request = conn.recv(65536)
+        except OSError:
+            return
+        self.requests.append(request.split(b"\r\n", 1)[0].decode())
+        if request.startswith(b"HEAD "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def environ(self) -> dict[str, str]:
+        """The proxy variables urllib reads, all pointing here."""
+        return {k: self.url for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+
+    def install(self, monkeypatch) -> None:
+        """Point the proxy variables here, for this test only."""
+        for name, value in self.environ().items():
+            monkeypatch.setenv(name, value)
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        # urlopen reads the variables once, into the opener it builds on first use
+        monkeypatch.setattr(urllib.request, "_opener", None)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in [*self._accepted, self._server]:
+            conn.close()
+
+    def __enter__(self) -> FakeProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@pytest.fixture
+def silent_proxy(monkeypatch):
+    """Every download goes to a proxy that never answers."""
+    monkeypatch.delenv("CLTUTOR_DOWNLOAD_TIMEOUT", raising=False)
+    with FakeProxy() as proxy:
+        proxy.install(monkeypatch)
+        yield proxy
+
+
+def _offline_error(build, root, **kwargs) -> tuple[str, float]:
+    """The message of the DatasetNotFoundError ``build`` raises, and the seconds it took.
+
+    Should the download hang after all, the watchdog ends the test run after 60 s with
+    every thread's traceback, instead of waiting forever.
+    """
+    faulthandler.dump_traceback_later(60, exit=True)
+    start = time.monotonic()
+    try:
+        with pytest.raises(DatasetNotFoundError) as info:
+            build(dataset_root=root, **kwargs)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    return str(info.value), time.monotonic() - start
+
+
+def test_a_silent_proxy_gives_the_offline_error_within_the_timeout(tmp_path, silent_proxy):
+    message, seconds = _offline_error(SplitMNIST, tmp_path, download_timeout=1.0)
+    assert 0.9 < seconds < 1.0 + 2.0  # it waited for the proxy, once, not once per mirror
+    assert silent_proxy.connections >= 1  # the request really went out
+    assert f"dataset_root={str(tmp_path)!r}" in message
+    assert "no answer from ossci-datasets.s3.amazonaws.com within download_timeout=1 s" in message
+    assert "MNIST/raw/train-images-idx3-ubyte" in message and "SplitDigits()" in message
+    assert socket.getdefaulttimeout() is None  # nothing left behind
+
+
+@pytest.mark.parametrize("build, host, timeout, env", [
+    (PermutedMNIST, "ossci-datasets.s3.amazonaws.com", 0.5, None),
+    (RotatedMNIST, "ossci-datasets.s3.amazonaws.com", None, "0.5"),
+    (SplitFashionMNIST, "fashion-mnist.s3-website.eu-central-1.amazonaws.com", None, "0.5"),
+    (SplitCIFAR10, "www.cs.toronto.edu", 0.5, None),
+    (SplitCIFAR100, "www.cs.toronto.edu", None, " 0.5 "),
+    (SplitMNIST, "ossci-datasets.s3.amazonaws.com", 0.5, "30"),  # the argument comes first
+])  # fmt: skip
+def test_every_benchmark_takes_the_timeout_from_argument_or_environment(
+    tmp_path, silent_proxy, monkeypatch, build, host, timeout, env
+):
+    if env is not None:
+        monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", env)
+    message, seconds = _offline_error(build, tmp_path, download_timeout=timeout)
+    assert 0.4 < seconds < 0.5 + 2.0
+    assert silent_proxy.connections >= 1
+    assert f"no answer from {host} within download_timeout=0.5 s" in message
+    assert str(tmp_path) in message and "SplitDigits()" in message
+
+
+def test_a_stall_after_the_first_answer_also_ends(tmp_path, monkeypatch):
+    """The server answers the check (HEAD), then never sends the file: torchvision's own
+    requests run under the timeout too."""
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://mnist.invalid/"])
+    with FakeProxy(answer_head=True) as proxy:
+        proxy.install(monkeypatch)
+        message, seconds = _offline_error(SplitMNIST, tmp_path, download_timeout=1.0)
+    assert seconds < 1.0 + 2.0  # one request timed out; no retry on another mirror
+    assert proxy.requests[0] == "HEAD http://mnist.invalid/train-images-idx3-ubyte.gz HTTP/1.1"
+    assert proxy.requests[1].startswith("GET http://mnist.invalid/train-images-idx3-ubyte.gz")
+    assert "the download failed: timed out" in message and "SplitDigits()" in message
+    assert socket.getdefaulttimeout() is None
+
+
+def test_files_present_means_no_network_at_all(mnist_root, silent_proxy):
+    root, _ = mnist_root
+    bm = SplitMNIST(dataset_root=root, download=True, download_timeout=0.5)
+    assert bm.n_experiences == 5
+    assert silent_proxy.connections == 0
+    assert socket.getdefaulttimeout() is None
+
+
+@pytest.mark.parametrize("value, error", [
+    (0, ValueError), (-1, ValueError), (math.nan, ValueError), (math.inf, ValueError),
+    ("ten", TypeError), (True, TypeError),
+])  # fmt: skip
+def test_bad_download_timeout_is_a_clear_error(tmp_path, value, error):
+    with pytest.raises(error, match=rf"download_timeout must be a finite number > 0, "
+                                    rf"got {value!r}\. .*e\.g\. 60 \(default 30\)"):
+        SplitMNIST(dataset_root=tmp_path, download=False, download_timeout=value)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "ten", "30s"])
+def test_bad_timeout_variable_is_a_clear_error(tmp_path, monkeypatch, text):
+    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", text)
+    with pytest.raises(ValueError, match=rf"environment variable CLTUTOR_DOWNLOAD_TIMEOUT must "
+                                         rf"be a finite number > 0, got {text!r}\. .*e\.g\. 60"):
+        PermutedMNIST(dataset_root=tmp_path, download=False)
+
+
+def test_timeout_default_and_precedence(monkeypatch):
+    monkeypatch.delenv("CLTUTOR_DOWNLOAD_TIMEOUT", raising=False)
+    assert DOWNLOAD_TIMEOUT == vision._download_timeout(None) == 30.0
+    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "  ")  # blank: as if unset
+    assert vision._download_timeout(None) == 30.0
+    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "12.5")
+    assert vision._download_timeout(None) == 12.5
+    assert vision._download_timeout(3) == 3.0

@@ -7,25 +7,32 @@ PIL images. Normalisation (and, for CIFAR, random crop + flip) is a batch
 transform: it runs on each gathered minibatch, on the device that holds it.
 
 Files live under ``dataset_root``, by default :func:`default_dataset_root`
-(``$XDG_CACHE_HOME/cltutor`` or ``~/.cache/cltutor``). With ``download=True`` (the
-default, for Colab and Binder) missing files are downloaded; when they are
-missing and cannot be downloaded, :class:`DatasetNotFoundError` names the folder,
-the files expected and the offline alternative, :func:`~cltutor.data.SplitDigits`.
+(``$XDG_CACHE_HOME/cltutor`` or ``~/.cache/cltutor``). With ``download=True`` (the default,
+for Colab and Binder) missing files are downloaded; when they are missing and cannot be
+downloaded, :class:`DatasetNotFoundError` names the folder, the files expected and the
+offline alternative, :func:`~cltutor.data.SplitDigits`. A server or proxy that never
+answers gives that error within :data:`DOWNLOAD_TIMEOUT` seconds (30; change it with
+``download_timeout=`` or ``$CLTUTOR_DOWNLOAD_TIMEOUT``) instead of hanging.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import check_bool, check_seed
+from cltutor._checks import check_bool, check_number, check_seed
 from cltutor.data.dataset import Benchmark, ClassificationDataset
 from cltutor.data.streams import (
     check_n_experiences,
@@ -35,17 +42,13 @@ from cltutor.data.streams import (
 )
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip
 
-__all__ = [
-    "DatasetNotFoundError",
-    "default_dataset_root",
-    "load_image_dataset",
-    "SplitMNIST",
-    "PermutedMNIST",
-    "RotatedMNIST",
-    "SplitFashionMNIST",
-    "SplitCIFAR10",
-    "SplitCIFAR100",
-]
+__all__ = ["DatasetNotFoundError", "DOWNLOAD_TIMEOUT", "default_dataset_root",
+           "load_image_dataset", "SplitMNIST", "PermutedMNIST", "RotatedMNIST",
+           "SplitFashionMNIST", "SplitCIFAR10", "SplitCIFAR100"]
+
+#: Seconds to wait for a download server to connect, reply or send more; see SplitMNIST.
+DOWNLOAD_TIMEOUT = 30.0
+TIMEOUT_ENV = "CLTUTOR_DOWNLOAD_TIMEOUT"
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -82,17 +85,12 @@ _SPECS = {
     "cifar10": _Spec(
         "CIFAR10",
         _CIFAR10_FILES + ("cifar-10-batches-py/test_batch", "cifar-10-batches-py/batches.meta"),
-        10,
-        (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616),
-    ),
+        10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+    ),  # fmt: skip
     "cifar100": _Spec(
-        "CIFAR100",
-        tuple(f"cifar-100-python/{n}" for n in ("train", "test", "meta")),
-        100,
-        (0.5071, 0.4865, 0.4409),
-        (0.2673, 0.2564, 0.2762),
-    ),
+        "CIFAR100", tuple(f"cifar-100-python/{n}" for n in ("train", "test", "meta")),
+        100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+    ),  # fmt: skip
 }
 
 
@@ -105,11 +103,9 @@ def _torchvision_class(spec: _Spec, check_integrity: bool) -> type:
     # CIFAR checks each extracted file against a fixed md5. The same class with md5
     # None only checks that the files exist (torchvision's check_integrity(path, None));
     # it reads them with the very same code, and a download still checks the archive.
-    unchecked = {
-        "train_list": [[name, None] for name, _ in cls.train_list],
-        "test_list": [[name, None] for name, _ in cls.test_list],
-        "meta": {**cls.meta, "md5": None},
-    }
+    unchecked = {"train_list": [[name, None] for name, _ in cls.train_list],
+                 "test_list": [[name, None] for name, _ in cls.test_list],
+                 "meta": {**cls.meta, "md5": None}}
     return type(cls.__name__, (cls,), unchecked)
 
 
@@ -125,6 +121,42 @@ def _not_found(key: str, root: Path, missing: list[str], why: str) -> DatasetNot
     )
 
 
+def _download_timeout(value) -> float:
+    """``value``, else ``$CLTUTOR_DOWNLOAD_TIMEOUT``, else :data:`DOWNLOAD_TIMEOUT`; checked."""
+    fix = f"Give the seconds to wait for a download server, e.g. 60 (default {DOWNLOAD_TIMEOUT:g})."
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if value is None and text:
+        try:
+            check_number(TIMEOUT_ENV, float(text), low=0, low_open=True)
+            return float(text)
+        except ValueError:  # "ten", or a number <= 0, nan or inf
+            raise ValueError(f"The environment variable {TIMEOUT_ENV} must be a finite number "
+                             f"> 0, got {text!r}. {fix}") from None
+    value = DOWNLOAD_TIMEOUT if value is None else value
+    check_number("download_timeout", value, fix, low=0, low_open=True)
+    return float(value)
+
+
+def _no_answer(cls: type, timeout: float) -> str:
+    """Why no mirror of ``cls`` answers a HEAD request in ``timeout`` s in all; "" if one does."""
+    urls = [m + cls.resources[0][0] for m in cls.mirrors] if hasattr(cls, "mirrors") else [cls.url]
+    deadline, problems = time.monotonic() + timeout, []
+    for url in urls:
+        host, remaining = url.split("/")[2], deadline - time.monotonic()  # scheme://host/path
+        if remaining <= 0:
+            break
+        try:  # urllib takes $HTTPS_PROXY, as torchvision does
+            urlopen(Request(url, method="HEAD"), timeout=remaining).close()
+            return ""
+        except HTTPError:
+            return ""  # an answer all the same; torchvision will report the error
+        except (OSError, HTTPException) as err:
+            reason = getattr(err, "reason", err)  # URLError wraps the socket's error
+            problems.append(f"no answer from {host} within download_timeout={timeout:g} s"
+                            if isinstance(reason, TimeoutError) else f"{host}: {reason}")
+    return "; ".join(problems)
+
+
 def _as_tensors(data, targets) -> tuple[Tensor, Tensor]:
     """torchvision's arrays as uint8 ``(N, C, H, W)`` and long ``(N,)`` tensors."""
     if isinstance(data, np.ndarray):  # CIFAR: (N, H, W, C) NumPy
@@ -135,43 +167,44 @@ def _as_tensors(data, targets) -> tuple[Tensor, Tensor]:
 
 
 def load_image_dataset(
-    key: str,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-    check_integrity: bool = True,
-) -> tuple[ClassificationDataset, ClassificationDataset]:
+    key: str, dataset_root: str | os.PathLike | None = None, download: bool = True,
+    check_integrity: bool = True, download_timeout: float | None = None,
+) -> tuple[ClassificationDataset, ClassificationDataset]:  # fmt: skip
     """Train and test sets of ``key`` ("mnist", "fmnist", "cifar10", "cifar100").
 
     Images stay uint8 ``(N, C, H, W)``; the datasets carry no transform yet.
     Raises :class:`DatasetNotFoundError` when the files are missing and not
-    downloaded (``download=False``, or the download failed).
+    downloaded (``download=False``, or the download failed, as a silent server does
+    within ``download_timeout`` s: see :func:`SplitMNIST`).
     """
     if key not in _SPECS:
         raise ValueError(f"key must be one of {list(_SPECS)}, got {key!r}.")
     if dataset_root is not None and not isinstance(dataset_root, (str, os.PathLike)):
-        raise TypeError(
-            f"dataset_root must be a folder path (str or Path) or None, got {dataset_root!r}."
-        )
+        raise TypeError(f"dataset_root must be a folder path (str or Path) or None, "
+                        f"got {dataset_root!r}.")
     check_bool("download", download)
     check_bool("check_integrity", check_integrity)
+    timeout = _download_timeout(download_timeout)
     spec = _SPECS[key]
     root = default_dataset_root() if dataset_root is None else Path(dataset_root).expanduser()
     missing = [f for f in spec.files if not (root / f).is_file()]
     if missing and not download:
         raise _not_found(key, root, missing, "download=False was given")
     cls = _torchvision_class(spec, check_integrity)
+    if missing and (why := _no_answer(cls, timeout)):  # a silent server fails here, in time
+        raise _not_found(key, root, missing, f"the download failed: {why}")
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # torchvision's urlopen calls give none: a stall ends
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=False)
-    except (RuntimeError, OSError) as err:  # torchvision's "not found" and network errors
+    except (RuntimeError, OSError, HTTPException) as err:  # torchvision's and network errors
         if not missing:
             raise
         raise _not_found(key, root, missing, f"the download failed: {err}") from err
-    datasets = []
-    for split in (train, test):
-        x, y = _as_tensors(split.data, split.targets)
-        datasets.append(ClassificationDataset(x, y))
-    return datasets[0], datasets[1]
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    return tuple(ClassificationDataset(*_as_tensors(s.data, s.targets)) for s in (train, test))
 
 
 # -- benchmarks --------------------------------------------------------------------
@@ -181,29 +214,21 @@ def _split_benchmark(key: str, name: str, n_experiences: int, seed, augment: boo
     check_seed(seed)
     check_bool("augment", augment)
     spec = _SPECS[key]
-    load_kwargs = {k: kwargs.pop(k) for k in ("dataset_root", "download", "check_integrity")}
-    train_ds, test_ds = load_image_dataset(key, **load_kwargs)
+    load_keys = ("dataset_root", "download", "check_integrity", "download_timeout")
+    train_ds, test_ds = load_image_dataset(key, **{k: kwargs.pop(k) for k in load_keys})
     norm = NormalizeBatch(spec.mean, spec.std)
     train_tf = nn.Sequential(RandomCropFlip(padding=4, seed=seed), norm) if augment else norm
-    return class_incremental_benchmark(
-        train_ds.with_transform(train_tf),
-        test_ds.with_transform(norm),
-        n_experiences,
-        seed=seed,
-        name=name,
-        **kwargs,
-    )
+    return class_incremental_benchmark(train_ds.with_transform(train_tf),
+                                       test_ds.with_transform(norm), n_experiences,
+                                       seed=seed, name=name, **kwargs)
 
 
 def SplitMNIST(
-    n_experiences: int = 5,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-) -> Benchmark:
+    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Class-incremental MNIST: the 10 digits split into ``n_experiences`` groups.
 
     Images are stored as uint8 ``(N, 1, 28, 28)`` and normalised per batch with
@@ -217,6 +242,9 @@ def SplitMNIST(
     download : bool, default True
         Download missing files. Without them (offline, or ``download=False``)
         :class:`DatasetNotFoundError` (a ``FileNotFoundError``) explains the fix.
+    download_timeout : float, optional
+        Seconds to wait for each answer of the download server: one that never answers
+        fails within it. None: ``$CLTUTOR_DOWNLOAD_TIMEOUT``, else 30 (DOWNLOAD_TIMEOUT).
 
     Examples
     --------
@@ -229,20 +257,17 @@ def SplitMNIST(
     return _split_benchmark(
         "mnist", "SplitMNIST", n_experiences, seed, False,
         return_task_id=return_task_id, fixed_class_order=fixed_class_order,
-        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
-        dataset_root=dataset_root, download=download, check_integrity=True,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
+        download=download, check_integrity=True, download_timeout=download_timeout,
     )  # fmt: skip
 
 
 def SplitFashionMNIST(
-    n_experiences: int = 5,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-) -> Benchmark:
+    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Class-incremental Fashion-MNIST (10 clothing classes), as :func:`SplitMNIST`.
 
     Files under ``<dataset_root>/FashionMNIST/raw/``; mean 0.2860, std 0.3530.
@@ -256,22 +281,17 @@ def SplitFashionMNIST(
     return _split_benchmark(
         "fmnist", "SplitFashionMNIST", n_experiences, seed, False,
         return_task_id=return_task_id, fixed_class_order=fixed_class_order,
-        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
-        dataset_root=dataset_root, download=download, check_integrity=True,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
+        download=download, check_integrity=True, download_timeout=download_timeout,
     )  # fmt: skip
 
 
 def SplitCIFAR10(
-    n_experiences: int = 5,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
-    augment: bool = True,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-    check_integrity: bool = True,
-) -> Benchmark:
+    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True, dataset_root: str | os.PathLike | None = None, download: bool = True,
+    check_integrity: bool = True, download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Class-incremental CIFAR-10: uint8 ``(N, 3, 32, 32)`` images, 10 classes.
 
     Parameters
@@ -295,22 +315,17 @@ def SplitCIFAR10(
     return _split_benchmark(
         "cifar10", "SplitCIFAR10", n_experiences, seed, augment,
         return_task_id=return_task_id, fixed_class_order=fixed_class_order,
-        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
-        dataset_root=dataset_root, download=download, check_integrity=check_integrity,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
+        download=download, check_integrity=check_integrity, download_timeout=download_timeout,
     )  # fmt: skip
 
 
 def SplitCIFAR100(
-    n_experiences: int = 10,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
-    augment: bool = True,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-    check_integrity: bool = True,
-) -> Benchmark:
+    n_experiences: int = 10, return_task_id: bool = False, seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True, dataset_root: str | os.PathLike | None = None, download: bool = True,
+    check_integrity: bool = True, download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Class-incremental CIFAR-100 (fine labels, 100 classes), as :func:`SplitCIFAR10`.
 
     Files under ``<dataset_root>/cifar-100-python/``.
@@ -324,24 +339,22 @@ def SplitCIFAR100(
     return _split_benchmark(
         "cifar100", "SplitCIFAR100", n_experiences, seed, augment,
         return_task_id=return_task_id, fixed_class_order=fixed_class_order,
-        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
-        dataset_root=dataset_root, download=download, check_integrity=check_integrity,
+        class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
+        download=download, check_integrity=check_integrity, download_timeout=download_timeout,
     )  # fmt: skip
 
 
-def _mnist_domain(dataset_root, download) -> tuple[ClassificationDataset, ClassificationDataset]:
-    train_ds, test_ds = load_image_dataset("mnist", dataset_root, download)
+def _mnist_domain(root, download, timeout) -> tuple[ClassificationDataset, ClassificationDataset]:
+    train_ds, test_ds = load_image_dataset("mnist", root, download, download_timeout=timeout)
     norm = NormalizeBatch(_SPECS["mnist"].mean, _SPECS["mnist"].std)
     return train_ds.with_transform(norm), test_ds.with_transform(norm)
 
 
 def PermutedMNIST(
-    n_experiences: int = 5,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-) -> Benchmark:
+    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
+    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Domain-incremental MNIST: all 10 digits in every experience, pixels permuted.
 
     Experience 0 shows the real digits; experience ``i >= 1`` its own permutation of
@@ -355,19 +368,17 @@ def PermutedMNIST(
     Notebook ``02_forgetting.ipynb`` shows the digits version, PermutedDigits.
     """
     return permuted_benchmark(
-        functools.partial(_mnist_domain, dataset_root, download), n_experiences, 28 * 28,
-        seed=seed, return_task_id=return_task_id, name="PermutedMNIST",
+        functools.partial(_mnist_domain, dataset_root, download, download_timeout),
+        n_experiences, 28 * 28, seed=seed, return_task_id=return_task_id, name="PermutedMNIST",
     )  # fmt: skip
 
 
 def RotatedMNIST(
-    n_experiences: int = 5,
-    rotations_list: Sequence[float] | None = None,
-    return_task_id: bool = False,
-    seed: int | None = 0,
-    dataset_root: str | os.PathLike | None = None,
-    download: bool = True,
-) -> Benchmark:
+    n_experiences: int = 5, rotations_list: Sequence[float] | None = None,
+    return_task_id: bool = False, seed: int | None = 0,
+    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:  # fmt: skip
     """Domain-incremental MNIST: all 10 digits in every experience, images rotated.
 
     Experience 0 is unrotated; experience ``i >= 1`` turns by an integer angle in
@@ -382,6 +393,7 @@ def RotatedMNIST(
     Notebook ``02_forgetting.ipynb`` shows the digits version, RotatedDigits.
     """
     return rotated_benchmark(
-        functools.partial(_mnist_domain, dataset_root, download), n_experiences, rotations_list,
-        seed=seed, return_task_id=return_task_id, name="RotatedMNIST",
+        functools.partial(_mnist_domain, dataset_root, download, download_timeout),
+        n_experiences, rotations_list, seed=seed, return_task_id=return_task_id,
+        name="RotatedMNIST",
     )  # fmt: skip
