@@ -12,7 +12,6 @@ import faulthandler
 import math
 import pickle
 import socket
-import struct
 import threading
 import time
 import urllib.request
@@ -22,14 +21,13 @@ import numpy as np
 import pytest
 import torch
 import torchvision.datasets
+from idx_files import write_mnist
 
 from cltutor import get_benchmark
 from cltutor.data import NormalizeBatch, RandomCropFlip, vision
+from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
 from cltutor.data.vision import (
-    DOWNLOAD_TIMEOUT,
     DatasetNotFoundError,
-    PermutedMNIST,
-    RotatedMNIST,
     SplitCIFAR10,
     SplitCIFAR100,
     SplitFashionMNIST,
@@ -41,29 +39,9 @@ from cltutor.data.vision import (
 N_TRAIN, N_TEST = 60, 20  # 6 and 2 images per class
 
 
-# -- writers for the published file formats ------------------------------------------
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    # IDX: 0, 0, type 0x08 (ubyte), ndim, then big-endian uint32 dims, then the bytes
-    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
+# -- writers for the published file formats (MNIST's IDX files: tests/idx_files.py) ----
 def _labels(n: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.arange(n) % n_classes)
-
-
-def write_mnist(root: Path, folder: str = "MNIST", seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
-    data = {}
-    for prefix, n in (("train", N_TRAIN), ("t10k", N_TEST)):
-        x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        y = _labels(n, 10, rng)
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
-        data[prefix] = (x, y)
-    return data
 
 
 def _pickle(path: Path, obj: dict) -> None:
@@ -98,7 +76,7 @@ def write_cifar100(root: Path) -> None:
 
 @pytest.fixture
 def mnist_root(tmp_path: Path) -> tuple[Path, dict]:
-    return tmp_path, write_mnist(tmp_path)
+    return tmp_path, write_mnist(tmp_path, N_TRAIN, N_TEST)
 
 
 def _same_stream(a, b) -> bool:
@@ -152,7 +130,7 @@ def test_split_mnist_task_labels_seed_and_order(mnist_root):
 
 
 def test_split_fashion_mnist_reads_its_own_folder(tmp_path):
-    data = write_mnist(tmp_path, folder="FashionMNIST", seed=5)
+    data = write_mnist(tmp_path, N_TRAIN, N_TEST, folder="FashionMNIST", seed=5)
     bm = SplitFashionMNIST(n_experiences=2, seed=0, dataset_root=tmp_path, download=False)
     x = torch.cat([e.dataset.x for e in bm.train_stream])
     assert x.shape == (N_TRAIN, 1, 28, 28)
@@ -295,7 +273,7 @@ def test_failed_download_becomes_the_offline_error(tmp_path, monkeypatch):
     def no_network(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
-    monkeypatch.setattr(vision, "_no_answer", lambda cls, timeout: "")  # the server "answers"
+    monkeypatch.setattr(vision, "why_unreachable", lambda urls, timeout: "")  # it "answers"
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
     with pytest.raises(DatasetNotFoundError, match=r"the download failed: Error downloading"):
         SplitMNIST(dataset_root=tmp_path, download=True)
@@ -493,13 +471,3 @@ def test_bad_timeout_variable_is_a_clear_error(tmp_path, monkeypatch, text):
     with pytest.raises(ValueError, match=rf"environment variable CLTUTOR_DOWNLOAD_TIMEOUT must "
                                          rf"be a finite number > 0, got {text!r}\. .*e\.g\. 60"):
         PermutedMNIST(dataset_root=tmp_path, download=False)
-
-
-def test_timeout_default_and_precedence(monkeypatch):
-    monkeypatch.delenv("CLTUTOR_DOWNLOAD_TIMEOUT", raising=False)
-    assert DOWNLOAD_TIMEOUT == vision._download_timeout(None) == 30.0
-    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "  ")  # blank: as if unset
-    assert vision._download_timeout(None) == 30.0
-    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "12.5")
-    assert vision._download_timeout(None) == 12.5
-    assert vision._download_timeout(3) == 3.0

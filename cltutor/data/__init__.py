@@ -6,17 +6,19 @@
 - :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
   ``RotatedDigits``.
 - :mod:`~cltutor.data.vision`: ``SplitMNIST`` and co. through torchvision.
+- :mod:`~cltutor.data.mnist_domains`: ``PermutedMNIST``, ``RotatedMNIST``.
+- :mod:`~cltutor.data.download`: network access under a deadline, ``DOWNLOAD_TIMEOUT``.
 - :mod:`~cltutor.data.transforms`: batch transforms (permute, rotate, normalise, crop+flip).
 """
 
 from cltutor.data.dataset import Benchmark, ClassificationDataset, Experience, Stream
 from cltutor.data.digits import PermutedDigits, RotatedDigits, SplitDigits, digits_train_test
+from cltutor.data.download import DOWNLOAD_TIMEOUT
+from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
 from cltutor.data.streams import class_incremental_benchmark, domain_incremental_benchmark
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip, permute_pixels, rotate_images
 from cltutor.data.vision import (
     DatasetNotFoundError,
-    PermutedMNIST,
-    RotatedMNIST,
     SplitCIFAR10,
     SplitCIFAR100,
     SplitFashionMNIST,
@@ -47,4 +49,5 @@ __all__ = [
     "SplitCIFAR10",
     "SplitCIFAR100",
     "default_dataset_root",
+    "DOWNLOAD_TIMEOUT",
 ]

@@ -17,38 +17,41 @@ answers gives that error within :data:`DOWNLOAD_TIMEOUT` seconds (30; change it 
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
-from urllib.error import HTTPError
-from urllib.request import Request, urlopen
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import check_bool, check_number, check_seed
+from cltutor._checks import check_bool, check_seed
 from cltutor.data.dataset import Benchmark, ClassificationDataset
+from cltutor.data.download import (
+    DOWNLOAD_TIMEOUT,
+    resolve_download_timeout,
+    socket_timeout,
+    why_unreachable,
+)
 from cltutor.data.streams import (
     check_n_experiences,
     class_incremental_benchmark,
-    permuted_benchmark,
-    rotated_benchmark,
 )
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip
 
-__all__ = ["DatasetNotFoundError", "DOWNLOAD_TIMEOUT", "default_dataset_root",
-           "load_image_dataset", "SplitMNIST", "PermutedMNIST", "RotatedMNIST",
-           "SplitFashionMNIST", "SplitCIFAR10", "SplitCIFAR100"]
-
-#: Seconds to wait for a download server to connect, reply or send more; see SplitMNIST.
-DOWNLOAD_TIMEOUT = 30.0
-TIMEOUT_ENV = "CLTUTOR_DOWNLOAD_TIMEOUT"
+__all__ = [
+    "DatasetNotFoundError",
+    "DOWNLOAD_TIMEOUT",  # defined in cltutor.data.download; importable from here too
+    "default_dataset_root",
+    "load_image_dataset",
+    "mnist_train_test",
+    "SplitMNIST",
+    "SplitFashionMNIST",
+    "SplitCIFAR10",
+    "SplitCIFAR100",
+]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -85,12 +88,17 @@ _SPECS = {
     "cifar10": _Spec(
         "CIFAR10",
         _CIFAR10_FILES + ("cifar-10-batches-py/test_batch", "cifar-10-batches-py/batches.meta"),
-        10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
-    ),  # fmt: skip
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+    ),
     "cifar100": _Spec(
-        "CIFAR100", tuple(f"cifar-100-python/{n}" for n in ("train", "test", "meta")),
-        100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-    ),  # fmt: skip
+        "CIFAR100",
+        tuple(f"cifar-100-python/{n}" for n in ("train", "test", "meta")),
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+    ),
 }
 
 
@@ -103,9 +111,11 @@ def _torchvision_class(spec: _Spec, check_integrity: bool) -> type:
     # CIFAR checks each extracted file against a fixed md5. The same class with md5
     # None only checks that the files exist (torchvision's check_integrity(path, None));
     # it reads them with the very same code, and a download still checks the archive.
-    unchecked = {"train_list": [[name, None] for name, _ in cls.train_list],
-                 "test_list": [[name, None] for name, _ in cls.test_list],
-                 "meta": {**cls.meta, "md5": None}}
+    unchecked = {
+        "train_list": [[name, None] for name, _ in cls.train_list],
+        "test_list": [[name, None] for name, _ in cls.test_list],
+        "meta": {**cls.meta, "md5": None},
+    }
     return type(cls.__name__, (cls,), unchecked)
 
 
@@ -121,40 +131,11 @@ def _not_found(key: str, root: Path, missing: list[str], why: str) -> DatasetNot
     )
 
 
-def _download_timeout(value) -> float:
-    """``value``, else ``$CLTUTOR_DOWNLOAD_TIMEOUT``, else :data:`DOWNLOAD_TIMEOUT`; checked."""
-    fix = f"Give the seconds to wait for a download server, e.g. 60 (default {DOWNLOAD_TIMEOUT:g})."
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
-    if value is None and text:
-        try:
-            check_number(TIMEOUT_ENV, float(text), low=0, low_open=True)
-            return float(text)
-        except ValueError:  # "ten", or a number <= 0, nan or inf
-            raise ValueError(f"The environment variable {TIMEOUT_ENV} must be a finite number "
-                             f"> 0, got {text!r}. {fix}") from None
-    value = DOWNLOAD_TIMEOUT if value is None else value
-    check_number("download_timeout", value, fix, low=0, low_open=True)
-    return float(value)
-
-
-def _no_answer(cls: type, timeout: float) -> str:
-    """Why no mirror of ``cls`` answers a HEAD request in ``timeout`` s in all; "" if one does."""
-    urls = [m + cls.resources[0][0] for m in cls.mirrors] if hasattr(cls, "mirrors") else [cls.url]
-    deadline, problems = time.monotonic() + timeout, []
-    for url in urls:
-        host, remaining = url.split("/")[2], deadline - time.monotonic()  # scheme://host/path
-        if remaining <= 0:
-            break
-        try:  # urllib takes $HTTPS_PROXY, as torchvision does
-            urlopen(Request(url, method="HEAD"), timeout=remaining).close()
-            return ""
-        except HTTPError:
-            return ""  # an answer all the same; torchvision will report the error
-        except (OSError, HTTPException) as err:
-            reason = getattr(err, "reason", err)  # URLError wraps the socket's error
-            problems.append(f"no answer from {host} within download_timeout={timeout:g} s"
-                            if isinstance(reason, TimeoutError) else f"{host}: {reason}")
-    return "; ".join(problems)
+def _mirror_urls(cls: type) -> list[str]:
+    """The URLs of the first file torchvision's ``cls`` downloads, one per mirror."""
+    if hasattr(cls, "mirrors"):  # the MNIST family: several mirrors of each file
+        return [mirror + cls.resources[0][0] for mirror in cls.mirrors]
+    return [cls.url]  # CIFAR: one archive
 
 
 def _as_tensors(data, targets) -> tuple[Tensor, Tensor]:
@@ -167,9 +148,12 @@ def _as_tensors(data, targets) -> tuple[Tensor, Tensor]:
 
 
 def load_image_dataset(
-    key: str, dataset_root: str | os.PathLike | None = None, download: bool = True,
-    check_integrity: bool = True, download_timeout: float | None = None,
-) -> tuple[ClassificationDataset, ClassificationDataset]:  # fmt: skip
+    key: str,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+    download_timeout: float | None = None,
+) -> tuple[ClassificationDataset, ClassificationDataset]:
     """Train and test sets of ``key`` ("mnist", "fmnist", "cifar10", "cifar100").
 
     Images stay uint8 ``(N, C, H, W)``; the datasets carry no transform yet.
@@ -180,31 +164,34 @@ def load_image_dataset(
     if key not in _SPECS:
         raise ValueError(f"key must be one of {list(_SPECS)}, got {key!r}.")
     if dataset_root is not None and not isinstance(dataset_root, (str, os.PathLike)):
-        raise TypeError(f"dataset_root must be a folder path (str or Path) or None, "
-                        f"got {dataset_root!r}.")
+        raise TypeError(
+            f"dataset_root must be a folder path (str or Path) or None, got {dataset_root!r}."
+        )
     check_bool("download", download)
     check_bool("check_integrity", check_integrity)
-    timeout = _download_timeout(download_timeout)
+    timeout = resolve_download_timeout(download_timeout)
     spec = _SPECS[key]
     root = default_dataset_root() if dataset_root is None else Path(dataset_root).expanduser()
     missing = [f for f in spec.files if not (root / f).is_file()]
     if missing and not download:
         raise _not_found(key, root, missing, "download=False was given")
     cls = _torchvision_class(spec, check_integrity)
-    if missing and (why := _no_answer(cls, timeout)):  # a silent server fails here, in time
+    # a silent server or proxy fails here, within the timeout, before torchvision starts
+    if missing and (why := why_unreachable(_mirror_urls(cls), timeout)):
         raise _not_found(key, root, missing, f"the download failed: {why}")
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # torchvision's urlopen calls give none: a stall ends
-    try:
-        train = cls(str(root), train=True, download=download)
-        test = cls(str(root), train=False, download=False)
-    except (RuntimeError, OSError, HTTPException) as err:  # torchvision's and network errors
-        if not missing:
-            raise
-        raise _not_found(key, root, missing, f"the download failed: {err}") from err
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-    return tuple(ClassificationDataset(*_as_tensors(s.data, s.targets)) for s in (train, test))
+    with socket_timeout(timeout):  # torchvision's urlopen calls give none: a stall ends
+        try:
+            train = cls(str(root), train=True, download=download)
+            test = cls(str(root), train=False, download=False)
+        except (RuntimeError, OSError, HTTPException) as err:  # torchvision's and the network's
+            if not missing:
+                raise
+            raise _not_found(key, root, missing, f"the download failed: {err}") from err
+    datasets = []
+    for split in (train, test):
+        x, y = _as_tensors(split.data, split.targets)
+        datasets.append(ClassificationDataset(x, y))
+    return datasets[0], datasets[1]
 
 
 # -- benchmarks --------------------------------------------------------------------
@@ -218,17 +205,26 @@ def _split_benchmark(key: str, name: str, n_experiences: int, seed, augment: boo
     train_ds, test_ds = load_image_dataset(key, **{k: kwargs.pop(k) for k in load_keys})
     norm = NormalizeBatch(spec.mean, spec.std)
     train_tf = nn.Sequential(RandomCropFlip(padding=4, seed=seed), norm) if augment else norm
-    return class_incremental_benchmark(train_ds.with_transform(train_tf),
-                                       test_ds.with_transform(norm), n_experiences,
-                                       seed=seed, name=name, **kwargs)
+    return class_incremental_benchmark(
+        train_ds.with_transform(train_tf),
+        test_ds.with_transform(norm),
+        n_experiences,
+        seed=seed,
+        name=name,
+        **kwargs,
+    )
 
 
 def SplitMNIST(
-    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
-    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
     download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
+) -> Benchmark:
     """Class-incremental MNIST: the 10 digits split into ``n_experiences`` groups.
 
     Images are stored as uint8 ``(N, 1, 28, 28)`` and normalised per batch with
@@ -263,11 +259,15 @@ def SplitMNIST(
 
 
 def SplitFashionMNIST(
-    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
-    dataset_root: str | os.PathLike | None = None, download: bool = True,
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
     download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
+) -> Benchmark:
     """Class-incremental Fashion-MNIST (10 clothing classes), as :func:`SplitMNIST`.
 
     Files under ``<dataset_root>/FashionMNIST/raw/``; mean 0.2860, std 0.3530.
@@ -287,11 +287,17 @@ def SplitFashionMNIST(
 
 
 def SplitCIFAR10(
-    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
-    augment: bool = True, dataset_root: str | os.PathLike | None = None, download: bool = True,
-    check_integrity: bool = True, download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
+    n_experiences: int = 5,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:
     """Class-incremental CIFAR-10: uint8 ``(N, 3, 32, 32)`` images, 10 classes.
 
     Parameters
@@ -321,11 +327,17 @@ def SplitCIFAR10(
 
 
 def SplitCIFAR100(
-    n_experiences: int = 10, return_task_id: bool = False, seed: int | None = 0,
-    fixed_class_order: Sequence[int] | None = None, class_ids_from_zero_in_each_exp: bool = False,
-    augment: bool = True, dataset_root: str | os.PathLike | None = None, download: bool = True,
-    check_integrity: bool = True, download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
+    n_experiences: int = 10,
+    return_task_id: bool = False,
+    seed: int | None = 0,
+    fixed_class_order: Sequence[int] | None = None,
+    class_ids_from_zero_in_each_exp: bool = False,
+    augment: bool = True,
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    check_integrity: bool = True,
+    download_timeout: float | None = None,
+) -> Benchmark:
     """Class-incremental CIFAR-100 (fine labels, 100 classes), as :func:`SplitCIFAR10`.
 
     Files under ``<dataset_root>/cifar-100-python/``.
@@ -344,56 +356,18 @@ def SplitCIFAR100(
     )  # fmt: skip
 
 
-def _mnist_domain(root, download, timeout) -> tuple[ClassificationDataset, ClassificationDataset]:
-    train_ds, test_ds = load_image_dataset("mnist", root, download, download_timeout=timeout)
+def mnist_train_test(
+    dataset_root: str | os.PathLike | None = None,
+    download: bool = True,
+    download_timeout: float | None = None,
+) -> tuple[ClassificationDataset, ClassificationDataset]:
+    """MNIST's train and test sets, uint8 ``(N, 1, 28, 28)``, normalised on each batch.
+
+    The MNIST counterpart of :func:`~cltutor.data.digits_train_test`, which the
+    domain-incremental builders (:mod:`~cltutor.data.mnist_domains`) permute or rotate.
+    Arguments as :func:`SplitMNIST`.
+    """
+    train_ds, test_ds = load_image_dataset("mnist", dataset_root, download,
+                                           download_timeout=download_timeout)
     norm = NormalizeBatch(_SPECS["mnist"].mean, _SPECS["mnist"].std)
     return train_ds.with_transform(norm), test_ds.with_transform(norm)
-
-
-def PermutedMNIST(
-    n_experiences: int = 5, return_task_id: bool = False, seed: int | None = 0,
-    dataset_root: str | os.PathLike | None = None, download: bool = True,
-    download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
-    """Domain-incremental MNIST: all 10 digits in every experience, pixels permuted.
-
-    Experience 0 shows the real digits; experience ``i >= 1`` its own permutation of
-    the 784 pixels drawn from ``seed`` (Avalanche permutes every experience). Each
-    permutation is applied once to the uint8 tensor; normalisation is per batch.
-
-    Examples
-    --------
-    >>> bm = PermutedMNIST(n_experiences=3, seed=0)  # doctest: +SKIP
-
-    Notebook ``02_forgetting.ipynb`` shows the digits version, PermutedDigits.
-    """
-    return permuted_benchmark(
-        functools.partial(_mnist_domain, dataset_root, download, download_timeout),
-        n_experiences, 28 * 28, seed=seed, return_task_id=return_task_id, name="PermutedMNIST",
-    )  # fmt: skip
-
-
-def RotatedMNIST(
-    n_experiences: int = 5, rotations_list: Sequence[float] | None = None,
-    return_task_id: bool = False, seed: int | None = 0,
-    dataset_root: str | os.PathLike | None = None, download: bool = True,
-    download_timeout: float | None = None,
-) -> Benchmark:  # fmt: skip
-    """Domain-incremental MNIST: all 10 digits in every experience, images rotated.
-
-    Experience 0 is unrotated; experience ``i >= 1`` turns by an integer angle in
-    [-180, 180] drawn from ``seed``, unless ``rotations_list`` gives one angle per
-    experience (Avalanche rotates the first experience too). Each rotation is applied
-    once, bilinear, to the whole uint8 tensor.
-
-    Examples
-    --------
-    >>> bm = RotatedMNIST(n_experiences=3, rotations_list=[0, 45, 90])  # doctest: +SKIP
-
-    Notebook ``02_forgetting.ipynb`` shows the digits version, RotatedDigits.
-    """
-    return rotated_benchmark(
-        functools.partial(_mnist_domain, dataset_root, download, download_timeout),
-        n_experiences, rotations_list, seed=seed, return_task_id=return_task_id,
-        name="RotatedMNIST",
-    )  # fmt: skip
