@@ -32,11 +32,10 @@ COLAB: dict[str, str] = {
 #: Where CI's ``.venv-colab`` (Python 3.11) has to differ from :data:`COLAB`, and why:
 #: name -> (version CI installs, reason). Every other entry of COLAB is pinned as is.
 CI_DIFFERS: dict[str, tuple[str, str]] = {
-    "python": ("3.11", "CI's python3 is 3.11 (the machine image's default interpreter), "
-                       "not Colab's 3.13; .ci/run makes .venv-colab with that python3, so "
-                       "the packages match Colab, the interpreter does not. (The image's "
-                       "pyenv also has a 3.13.0, on which these pins install and the same "
-                       "tests passed when tried by hand.)"),
+    "python": ("3.11", "only where the machine has no Python 3.13: .ci/run makes .venv-colab "
+                       "with Colab's 3.13 when it finds one (the CI image's pyenv has 3.13.0), "
+                       "else with its python3, 3.11 there; then the packages match Colab and "
+                       "the interpreter does not."),
 }
 
 #: Entries of COLAB that are not pip packages (never printed as requirements).
