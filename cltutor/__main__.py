@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cltutor._checks import SKLEARN_SEED_END, check_int_range, check_number, check_positive_int
 from cltutor.experiments import STRATEGIES, run_experiment
 
 EPILOG = """examples:
@@ -53,49 +54,100 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+    # Strategy options default to None so that main() can tell a typed option from an
+    # untyped one; STRATEGY_DEFAULTS fills the untyped ones for the chosen strategy.
     replay = run.add_argument_group("replay")
-    replay.add_argument("--mem-size", type=int, default=200, help="replay memory size")
-    replay.add_argument("--storage-policy", default="experience",
-                        choices=("experience", "class", "reservoir", "parametric"))
-    replay.add_argument("--groupby", default=None, choices=("class", "task", "experience"),
+    replay.add_argument("--mem-size", type=int, help="replay memory size (default 200)")
+    replay.add_argument("--storage-policy", choices=("experience", "class", "reservoir",
+                                                     "parametric"),
+                        help="which rows the memory keeps (default experience)")
+    replay.add_argument("--groupby", choices=("class", "task", "experience"),
                         help="groups of the parametric buffer (default: one group)")
-    replay.add_argument("--selection", default="random",
-                        choices=("random", "herding", "closest-to-center"),
-                        help="exemplar selection of the parametric buffer")
+    replay.add_argument("--selection", choices=("random", "herding", "closest-to-center"),
+                        help="exemplar selection of the parametric buffer (default random)")
 
     agem = run.add_argument_group("A-GEM")
-    agem.add_argument("--patterns-per-experience", type=int, default=100)
-    agem.add_argument("--sample-size", type=int, default=64)
+    agem.add_argument("--patterns-per-experience", type=int, help="default 100")
+    agem.add_argument("--sample-size", type=int, help="default 64")
 
     ar1 = run.add_argument_group("AR1")
-    ar1.add_argument("--rm-sz", type=int, default=500, help="latent replay memory size")
-    ar1.add_argument("--ewc-lambda", type=float, default=0.0,
-                     help="Synaptic Intelligence strength (0 = off)")
+    ar1.add_argument("--rm-sz", type=int, help="latent replay memory size (default 500)")
+    ar1.add_argument("--ewc-lambda", type=float,
+                     help="Synaptic Intelligence strength (default 0 = off)")
     return parser
 
 
+#: Each strategy's own options (their argparse dest) with their command-line defaults.
+STRATEGY_DEFAULTS: dict[str, dict] = {
+    "naive": {},
+    "replay": {"mem_size": 200, "storage_policy": "experience", "groupby": None,
+               "selection": "random"},
+    "agem": {"patterns_per_experience": 100, "sample_size": 64},
+    "ar1": {"rm_sz": 500, "ewc_lambda": 0.0},
+}
+
+#: Options that must be positive ints, and their fixes.
+_POSITIVE = {
+    "n_experiences": "Try --n-experiences 5.",
+    "epochs": "Try --epochs 3.",
+    "batch_size": "Try --batch-size 32.",
+    "mem_size": "Use --mem-size 200 for a small memory.",
+    "patterns_per_experience": "Try --patterns-per-experience 100.",
+    "sample_size": "Try --sample-size 64.",
+    "rm_sz": "Try --rm-sz 500.",
+}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def strategy_options(args: argparse.Namespace) -> dict:
-    """The strategy-specific options the user chose on the command line."""
-    if args.strategy == "replay":
-        return {
-            "mem_size": args.mem_size,
-            "storage_policy": args.storage_policy,
-            "groupby": args.groupby,
-            "selection": args.selection,
-        }
-    if args.strategy == "agem":
-        return {
-            "patterns_per_experience": args.patterns_per_experience,
-            "sample_size": args.sample_size,
-        }
-    if args.strategy == "ar1":
-        return {"rm_sz": args.rm_sz, "ewc_lambda": args.ewc_lambda}
-    return {}
+    """The chosen strategy's options: those typed, then its defaults.
+
+    Raises ValueError for an option typed that belongs to another strategy.
+    """
+    own = STRATEGY_DEFAULTS[args.strategy]
+    for name, defaults in STRATEGY_DEFAULTS.items():
+        for dest in defaults:
+            value = getattr(args, dest)
+            if value is not None and dest not in own:
+                raise ValueError(
+                    f"{_flag(dest)} must be left out with --strategy {args.strategy}, got "
+                    f"{value}. Only --strategy {name} takes it: drop {_flag(dest)} or use "
+                    f"--strategy {name}."
+                )
+    return {dest: default if getattr(args, dest) is None else getattr(args, dest)
+            for dest, default in own.items()}
+
+
+def check_args(args: argparse.Namespace, options: dict) -> None:
+    """Check the numbers the user typed, naming the option (before anything is built)."""
+    values = {**vars(args), **options}
+    for dest, fix in _POSITIVE.items():
+        if values.get(dest) is not None:
+            check_positive_int(_flag(dest), values[dest], fix)
+    if args.lr is not None:
+        check_number("--lr", args.lr, "Try --lr 0.05, or leave it out for the strategy's "
+                     "default.", low=0, low_open=True)
+    check_int_range("--seed", args.seed, 0, SKLEARN_SEED_END - 1,
+                    "Use --seed 0 for a fixed result.")
+    if "ewc_lambda" in options:
+        check_number("--ewc-lambda", options["ewc_lambda"], "Use --ewc-lambda 0 for no "
+                     "Synaptic Intelligence.", low=0)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """A failed allocation: what an impossible memory size ends in."""
+    return isinstance(err, MemoryError) or (
+        isinstance(err, RuntimeError) and "allocate" in str(err))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        options = strategy_options(args)
+        check_args(args, options)
         result = run_experiment(
             benchmark=args.benchmark,
             strategy=args.strategy,
@@ -107,10 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             device=args.device,
             progress=not args.no_progress,
-            **strategy_options(args),
+            **options,
         )
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (RuntimeError, MemoryError) as err:
+        if not _out_of_memory(err):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"error: this run needs more memory than the machine has ({first}). Use a "
+              f"smaller --mem-size or --rm-sz.", file=sys.stderr)
         return 2
     print(result.report())
     return 0

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cltutor._checks import check_number
 from cltutor.data import (
     Benchmark,
     PermutedDigits,
@@ -116,6 +117,7 @@ def make_strategy(
     """
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+    check_number("lr", lr, f"Try lr={DEFAULT_LR[name]}.", low=0, low_open=True)
     common = dict(train_mb_size=batch_size, train_epochs=epochs, eval_mb_size=256,
                   device=device, evaluator=evaluator, seed=seed, eval_every=eval_every)
     if name == "ar1":
@@ -224,7 +226,8 @@ def run_experiment(
                        evaluator=evaluator, eval_every=eval_every, **options)
     start = time.perf_counter()
     for exp in bm.train_stream:
-        cl.train(exp, eval_streams=[bm.test_stream])  # periodic evals if eval_every > -1
+        # periodic evaluations only when eval_every > -1 (otherwise Naive warns)
+        cl.train(exp, eval_streams=[bm.test_stream] if eval_every > -1 else None)
         cl.eval(bm.test_stream)  # after after_training_exp: AR1's CWR* has consolidated
     seconds = time.perf_counter() - start
     config = dict(n_experiences=n_experiences, epochs=epochs, lr=lr, batch_size=batch_size,

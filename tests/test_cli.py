@@ -142,3 +142,86 @@ def test_bad_strategy_and_options():
         run_experiment("split-digits", "naive", progress=False, mem_size=10)
     with pytest.raises(ValueError, match=r"model must be 'mlp' or 'cnn', got 'resnet'"):
         run_experiment("split-digits", "naive", model="resnet", progress=False)
+
+
+def error_line(capsys, *args) -> str:
+    """Run the command line, check it fails the argparse way, return its one line."""
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize("value", ["-1", "0"])  # C4, C22
+def test_c4_c22_bad_mem_size_names_the_option(capsys, value):
+    err = error_line(capsys, "--strategy", "replay", "--mem-size", value)
+    assert f"--mem-size must be a positive int, got {value}. Use --mem-size 200" in err
+    assert "max_size" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "nan", "inf"])  # C10, C23
+def test_c10_c23_lr_must_be_finite_and_positive(capsys, value):
+    err = error_line(capsys, "--lr", value)
+    assert "--lr must be a finite number > 0, got" in err and "Try --lr 0.05" in err
+
+
+def test_c10_run_experiment_checks_lr_too():
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got 0\. Try lr=0\.05"):
+        run_experiment("split-digits", "naive", lr=0, progress=False)
+
+
+@pytest.mark.parametrize(("strategy", "option", "value", "owner"), [  # C13
+    ("naive", "--mem-size", "100", "replay"),
+    ("naive", "--storage-policy", "class", "replay"),
+    ("agem", "--rm-sz", "10", "ar1"),
+    ("replay", "--patterns-per-experience", "5", "agem"),
+    ("ar1", "--selection", "herding", "replay"),
+])
+def test_c13_an_option_of_another_strategy_is_an_error(capsys, strategy, option, value, owner):
+    err = error_line(capsys, "--strategy", strategy, option, value)
+    assert f"{option} must be left out with --strategy {strategy}, got {value}" in err
+    assert f"Only --strategy {owner} takes it" in err
+
+
+def test_c13_an_option_typed_with_its_default_value_is_still_an_error(capsys):
+    err = error_line(capsys, "--strategy", "naive", "--mem-size", "200")
+    assert "--mem-size must be left out with --strategy naive" in err
+
+
+@pytest.mark.parametrize("value", ["-1", str(2**32)])  # C17
+def test_c17_seed_range_is_our_message(capsys, value):
+    err = error_line(capsys, "--seed", value)
+    assert f"--seed must be an int in [0, {2**32 - 1}], got {value}" in err
+    assert "random_state" not in err
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--epochs", "0"), ("--batch-size", "-2"), ("--n-experiences", "0"),
+])
+def test_other_counts_name_their_option(capsys, option, value):
+    err = error_line(capsys, option, value)
+    assert f"{option} must be a positive int, got {value}" in err
+
+
+def test_agem_and_ar1_counts_name_their_option(capsys):
+    assert "--sample-size must be a positive int" in error_line(
+        capsys, "--strategy", "agem", "--sample-size", "0")
+    assert "--rm-sz must be a positive int" in error_line(
+        capsys, "--strategy", "ar1", "--rm-sz", "-5")
+    assert "--ewc-lambda must be a finite number >= 0" in error_line(
+        capsys, "--strategy", "ar1", "--ewc-lambda", "nan")
+
+
+def test_c26_huge_mem_size_costs_nothing(capsys):
+    """C26: the buffers allocate only for the rows they keep, so a memory larger than the
+    data is legitimate: the run completes (it would otherwise exit 2 with one line)."""
+    code, out, err = run_cli(capsys, "--strategy", "replay", "--mem-size", str(10**12),
+                             "--n-experiences", "2")
+    assert code == 0, err
+    assert "Traceback" not in err and "accuracy matrix" in out
+
+
+def test_c26_an_allocation_that_cannot_succeed_exits_2_with_one_line(capsys):
+    """AR1 preallocates rm_sz latents: 10**12 of them cannot be allocated."""
+    err = error_line(capsys, "--strategy", "ar1", "--rm-sz", str(10**12), "--n-experiences", "2")
+    assert "needs more memory than the machine has" in err and "--rm-sz" in err
