@@ -3,6 +3,7 @@ reservoir uniformity, snapshots and storage size, and every error message."""
 
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -111,6 +112,7 @@ def test_class_balanced_fixed_size():
         feed(buf, make_exp([2, 3, 4, 5], 5, 1, 100))
 
 
+@pytest.mark.filterwarnings("ignore:.*has no slot for:UserWarning")  # starving on purpose
 def test_group_sizes_follow_the_quota_recursion_on_random_streams():
     """size_g = min(quota_g, previous size_g + new rows of g), never above max_size."""
     gen = torch.Generator().manual_seed(3)
@@ -217,10 +219,13 @@ def test_empty_buffer_and_ext_mem_view():
     assert {k: g.buffer.x.tolist() for k, g in groups.items()} == rows  # a read is a snapshot
 
 
-@pytest.mark.parametrize("make", [
+@pytest.mark.parametrize("make", [  # U4, U5: no buffer preallocates max_size rows
     lambda: ReservoirSamplingBuffer(10**7, seed=0),
+    lambda: ReservoirSamplingBuffer(10**12, seed=0),
+    lambda: ExperienceBalancedBuffer(10**7, seed=0),
     lambda: ClassBalancedBuffer(10**7, seed=0),
     lambda: ParametricBuffer(10**7, groupby="class", seed=0),
+    lambda: ParametricBuffer(10**7, seed=0),
 ])
 def test_storage_holds_only_the_rows_kept_never_max_size(make):
     exp = SplitDigits(n_experiences=5, seed=0).train_stream[0]
@@ -281,3 +286,56 @@ def test_update_errors():
         feed(buf, exp)
     with pytest.raises(ValueError, match=r"new_size must be a positive int, got 0"):
         buf.resize(None, 0)
+
+
+def test_u19_classes_without_a_slot_warn_at_the_update_that_starves_them():
+    buf = ClassBalancedBuffer(5, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feed(buf, make_exp([0, 1, 2, 3, 4], 3))  # 5 classes, 5 slots: no warning
+    with pytest.warns(UserWarning, match=r"ClassBalancedBuffer\(max_size=5\) has no slot for "
+                      r"classes \[5, 6, 7, 8, 9\]: 10 classes share 5 slots.*"
+                      r"Use max_size >= 10"):
+        feed(buf, make_exp([5, 6, 7, 8, 9], 3, 1, 100))
+    assert group_sizes(buf) == {0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feed(buf, make_exp([9], 3, 2, 200))  # nothing newly starved: said once
+
+
+def test_u19_fixed_size_below_the_class_count_warns_too():
+    buf = ClassBalancedBuffer(3, adaptive_size=False, total_num_classes=5)
+    with pytest.warns(UserWarning, match=r"no slot for classes \[0, 1\]: 5 classes share 3 "
+                      r"slots.*max_size >= 5 \(at least one slot per class\)"):
+        feed(buf, make_exp([0, 1], 3))
+
+
+def test_u19_experiences_without_a_slot_warn():
+    buf = ExperienceBalancedBuffer(2, seed=0)
+    feed(buf, make_exp([0], 3))
+    feed(buf, make_exp([1], 3, 1, 10))
+    with pytest.warns(UserWarning, match=r"no slot for experiences \[2\].*max_size >= 3"):
+        feed(buf, make_exp([2], 3, 2, 20))
+
+
+@pytest.mark.parametrize("value", [True, 2.0, "5"])  # U20
+def test_u20_total_num_classes_is_a_strict_int(value):
+    with pytest.raises(ValueError, match=r"total_num_classes must be a positive int, got "):
+        ClassBalancedBuffer(10, adaptive_size=False, total_num_classes=value)
+    with pytest.raises(ValueError, match=r"num_experiences must be a positive int, got "):
+        ExperienceBalancedBuffer(10, adaptive_size=False, num_experiences=value)
+
+
+@pytest.mark.parametrize("value", [True, 2.5, "200", 0])
+def test_max_size_is_a_strict_positive_int(value):
+    for make in (ReservoirSamplingBuffer, ClassBalancedBuffer, ExperienceBalancedBuffer,
+                 ParametricBuffer):
+        with pytest.raises(ValueError, match=r"max_size must be a positive int, got "):
+            make(value)
+
+
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), ("0", TypeError),
+                                             (True, TypeError)])
+def test_buffer_seeds_are_checked(seed, error):
+    with pytest.raises(error, match=r"seed must be an int"):
+        ClassBalancedBuffer(10, seed=seed)

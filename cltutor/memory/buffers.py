@@ -19,6 +19,7 @@ arrival order for experiences and ascending ids for classes and tasks.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +219,7 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
     """
 
     _total_name = "total_num_groups"
+    _group_noun = ("group", "groups")
 
     def __init__(self, max_size: int, adaptive_size: bool = True,
                  total_num_groups: int | None = None, seed: int | None = None) -> None:
@@ -240,7 +242,7 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
         return group_quotas(self.max_size, num_groups, total)
 
     def _add_groups(self, group: Tensor) -> None:
-        before = self._seen_groups
+        before, starved_before = self._seen_groups, self._starved()
         super()._add_groups(group)
         if not self.adaptive_size and len(self._seen_groups) > self.total_num_groups:
             seen, self._seen_groups = len(self._seen_groups), before
@@ -249,6 +251,21 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
                 f"the data brings group {seen}; raise {self._total_name} or use "
                 f"adaptive_size=True."
             )
+        starved = [key for key in self._starved() if key not in starved_before]
+        if starved:  # silent otherwise: those groups would just never be replayed
+            n = len(self._seen_groups) if self.adaptive_size else self.total_num_groups
+            one, many = self._group_noun
+            warnings.warn(
+                f"{type(self).__name__}(max_size={self.max_size}) has no slot for {many} "
+                f"{starved}: {n} {many} share {self.max_size} slots, so these are never "
+                f"replayed. Use max_size >= {n} (at least one slot per {one}).",
+                UserWarning, stacklevel=3,
+            )
+
+    def _starved(self) -> list[int]:
+        """Groups seen so far whose quota is 0."""
+        quotas = self.get_group_lengths(len(self._seen_groups))
+        return [key for key, quota in zip(self._seen_groups, quotas, strict=True) if quota == 0]
 
     @property
     def buffer_groups(self) -> dict[int, BufferGroup]:
@@ -296,6 +313,7 @@ class ExperienceBalancedBuffer(BalancedExemplarsBuffer):
     """
 
     _total_name = "num_experiences"
+    _group_noun = ("experience", "experiences")
 
     def __init__(self, max_size: int, adaptive_size: bool = True,
                  num_experiences: int | None = None, seed: int | None = None) -> None:
@@ -337,6 +355,7 @@ class ClassBalancedBuffer(BalancedExemplarsBuffer):
     """
 
     _total_name = "total_num_classes"
+    _group_noun = ("class", "classes")
 
     def __init__(self, max_size: int, adaptive_size: bool = True,
                  total_num_classes: int | None = None, seed: int | None = None) -> None:
