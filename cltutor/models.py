@@ -7,7 +7,8 @@ the ``features`` output, and latent replay freezes the lower layers.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +16,17 @@ from torch import Tensor, nn
 from cltutor._checks import check_bool, check_int_range, check_number, check_positive_int, is_int
 
 __all__ = ["SimpleMLP", "SimpleCNN", "BatchRenorm2D", "LatentReplayNet"]
+
+
+def _check_channels(channels: Any, fix: str) -> tuple[int, ...]:
+    """``channels`` as a tuple: a non-empty sequence of positive ints, one per block."""
+    expected = "a non-empty sequence of positive ints (one per block)"
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, Iterable):
+        raise TypeError(f"channels must be {expected}, got {channels!r}. {fix}")
+    widths = tuple(channels)
+    if not widths or not all(is_int(c) and c > 0 for c in widths):
+        raise ValueError(f"channels must be {expected}, got {channels!r}. {fix}")
+    return tuple(int(c) for c in widths)
 
 
 class SimpleMLP(nn.Module):
@@ -104,8 +116,7 @@ class SimpleCNN(nn.Module):
         super().__init__()
         check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
         check_positive_int("in_channels", in_channels, "Use 1 for digits/MNIST, 3 for CIFAR.")
-        if len(channels) == 0:
-            raise ValueError("channels must name at least one conv block, got (). Try (32, 64).")
+        channels = _check_channels(channels, "Try channels=(32, 64).")
         layers: list[nn.Module] = []
         width = in_channels
         for i, out in enumerate(channels):
@@ -196,6 +207,12 @@ class BatchRenorm2D(nn.Module):
     ) -> None:
         super().__init__()
         check_positive_int("num_features", num_features, "Use the conv layer's out_channels.")
+        check_number("eps", eps, "Try eps=1e-5.", low=0, low_open=True)
+        for name, value in [("momentum", momentum), ("max_r_max", max_r_max),
+                            ("max_d_max", max_d_max), ("inc_step", inc_step)]:
+            _check_schedule_value(name, value)
+        check_number("r_max", r_max, "Start at r_max=1.0.", low=1, high=max_r_max)
+        check_number("d_max", d_max, "Start at d_max=0.0.", low=0, high=max_d_max)
         check_bool("init_from_first_batch", init_from_first_batch)
         self.num_features = num_features
         self.eps = eps
@@ -242,10 +259,12 @@ class BatchRenorm2D(nn.Module):
     def set_schedule(self, **values: float) -> None:
         """Set any of ``momentum``, ``r_max``, ``d_max``, ``max_r_max``, ``max_d_max``,
         ``inc_step`` (AR1 calls this between experiences)."""
-        names = ("momentum", "r_max", "d_max", "max_r_max", "max_d_max", "inc_step")
         for name, value in values.items():
-            if name not in names:
-                raise TypeError(f"set_schedule got {name!r}; it accepts {', '.join(names)}.")
+            if name not in _SCHEDULE_DEFAULTS:
+                raise TypeError(f"set_schedule got {name!r}; it accepts "
+                                f"{', '.join(_SCHEDULE_DEFAULTS)}.")
+            _check_schedule_value(name, value)
+        for name, value in values.items():
             setattr(self, name, float(value))
 
     def get_extra_state(self) -> dict[str, float | bool]:
@@ -261,6 +280,18 @@ class BatchRenorm2D(nn.Module):
             f"{self.num_features}, momentum={self.momentum}, r_max={self.r_max:.4g}, "
             f"d_max={self.d_max:.4g}"
         )
+
+
+#: BatchRenorm2D's schedule values and the defaults the error messages suggest
+_SCHEDULE_DEFAULTS = {"momentum": 0.01, "r_max": 1.0, "d_max": 0.0, "max_r_max": 1.25,
+                      "max_d_max": 0.5, "inc_step": 4.1e-5}
+
+
+def _check_schedule_value(name: str, value: Any) -> None:
+    """momentum in [0, 1]; r_max and max_r_max >= 1 (r = 1 is no correction); the rest >= 0."""
+    high = 1 if name == "momentum" else None
+    low = 1 if name in ("r_max", "max_r_max") else 0
+    check_number(name, value, f"Try {name}={_SCHEDULE_DEFAULTS[name]}.", low=low, high=high)
 
 
 def _brn_block(c_in: int, c_out: int, pool: bool) -> nn.Sequential:
@@ -323,16 +354,13 @@ class LatentReplayNet(nn.Module):
     ) -> None:
         super().__init__()
         check_positive_int("num_classes", num_classes, "Use benchmark.n_classes.")
-        shape = tuple(input_shape)
+        shape = tuple(input_shape) if isinstance(input_shape, Iterable) else ()
         if len(shape) != 3 or not all(is_int(s) and s > 0 for s in shape):
             raise ValueError(
                 f"input_shape must be (C, H, W) of positive ints, got {input_shape!r}. "
                 "Use (1, 8, 8) for the bundled digits or (1, 28, 28) for MNIST."
             )
-        if len(channels) == 0:
-            raise ValueError(
-                "channels must name at least one block, got (). Try (32, 64, 64, 128)."
-            )
+        channels = _check_channels(channels, "Try channels=(32, 64, 64, 128).")
         check_int_range(
             "latent_layer_num", latent_layer_num, 0, len(channels) - 1,
             f"It is the index of a block; try latent_layer_num={max(len(channels) - 2, 0)}.",

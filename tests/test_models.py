@@ -55,11 +55,52 @@ def test_simple_mlp_errors(kwargs, match):
         SimpleMLP(**kwargs)
 
 
-def test_simple_cnn_errors():
-    with pytest.raises(ValueError, match="in_channels must be a positive int, got 0"):
-        SimpleCNN(in_channels=0)
-    with pytest.raises(ValueError, match=r"channels must name at least one conv block"):
-        SimpleCNN(channels=())
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        # M6: a string for a number
+        ({"drop_rate": "0.5"}, TypeError,
+         r"drop_rate must be a finite number >= 0 and < 1, got '0.5'\. Try drop_rate=0.5"),
+        ({"drop_rate": -0.1}, ValueError, r"drop_rate must be a finite number >= 0 and < 1"),
+        ({"drop_rate": float("inf")}, ValueError, r"drop_rate must be .* got inf"),
+        ({"drop_rate": True}, TypeError, r"drop_rate must be a finite number .* got True"),
+        ({"hidden_size": True}, ValueError, r"hidden_size must be a positive int, got True"),
+        ({"hidden_layers": False}, ValueError, r"hidden_layers must be a positive int, got False"),
+        ({"num_classes": 10.0}, ValueError, r"num_classes must be a positive int, got 10.0"),
+        ({"input_size": "64"}, ValueError, r"input_size must be a positive int, got '64'"),
+    ],
+)
+def test_simple_mlp_bad_kinds(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SimpleMLP(**kwargs)
+
+
+_CHANNELS = r"channels must be a non-empty sequence of positive ints \(one per block\)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"in_channels": 0}, ValueError, "in_channels must be a positive int, got 0"),
+        ({"in_channels": True}, ValueError, "in_channels must be a positive int, got True"),
+        ({"num_classes": -2}, ValueError, "num_classes must be a positive int, got -2"),
+        ({"channels": ()}, ValueError, _CHANNELS + r", got \(\)\. Try channels=\(32, 64\)"),
+        ({"channels": (0,)}, ValueError, _CHANNELS + r", got \(0,\)"),  # M8
+        ({"channels": (32, -4)}, ValueError, _CHANNELS + r", got \(32, -4\)"),  # M9
+        ({"channels": (32, 2.5)}, ValueError, _CHANNELS + r", got \(32, 2.5\)"),
+        ({"channels": (True, 8)}, ValueError, _CHANNELS + r", got \(True, 8\)"),
+        ({"channels": 32}, TypeError, _CHANNELS + r", got 32\. Try"),
+        ({"channels": "32"}, TypeError, _CHANNELS + r", got '32'"),
+    ],
+)
+def test_simple_cnn_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SimpleCNN(**kwargs)
+
+
+def test_simple_cnn_takes_any_sequence_of_ints():
+    model = SimpleCNN(num_classes=3, channels=[4, torch.tensor(6).item()])
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 3)
 
 
 # -- BatchRenorm2D -------------------------------------------------------------------
@@ -226,6 +267,40 @@ def test_brn_errors():
         BatchRenorm2D(3, init_from_first_batch=1)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"num_features": True}, ValueError, r"num_features must be a positive int, got True"),
+        ({"eps": 0}, ValueError, r"eps must be a finite number > 0, got 0\. Try eps=1e-5"),
+        ({"eps": "1e-5"}, TypeError, r"eps must be a finite number > 0, got '1e-5'"),
+        ({"momentum": 2}, ValueError,
+         r"momentum must be a finite number >= 0 and <= 1, got 2\. Try momentum=0.01"),
+        ({"momentum": float("nan")}, ValueError, r"momentum must be .* got nan"),
+        ({"r_max": 0.5}, ValueError,
+         r"r_max must be a finite number >= 1 and <= 1.25, got 0.5\. Start at r_max=1.0"),
+        ({"r_max": 2.0}, ValueError, r"r_max must be a finite number >= 1 and <= 1.25, got 2.0"),
+        ({"d_max": -0.1}, ValueError, r"d_max must be a finite number >= 0 and <= 0.5, got -0.1"),
+        ({"max_r_max": 0.9}, ValueError, r"max_r_max must be a finite number >= 1, got 0.9"),
+        ({"max_r_max": float("inf")}, ValueError, r"max_r_max must be .* got inf"),
+        ({"max_d_max": -1}, ValueError, r"max_d_max must be a finite number >= 0, got -1"),
+        ({"inc_step": -4e-5}, ValueError, r"inc_step must be a finite number >= 0, got -4e-05"),
+        ({"inc_step": True}, TypeError, r"inc_step must be a finite number >= 0, got True"),
+    ],
+)
+def test_brn_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        BatchRenorm2D(**{"num_features": 3, **kwargs})
+
+
+def test_brn_set_schedule_checks_values_before_setting_any():
+    brn = BatchRenorm2D(2)
+    with pytest.raises(ValueError, match=r"momentum must be a finite number >= 0 and <= 1"):
+        brn.set_schedule(inc_step=0.0, momentum=1.5)
+    assert (brn.momentum, brn.inc_step) == (0.01, 4.1e-5)  # nothing half-applied
+    with pytest.raises(ValueError, match=r"r_max must be a finite number >= 1, got 0.0"):
+        brn.set_schedule(r_max=0.0)
+
+
 # -- LatentReplayNet --------------------------------------------------------------------
 @pytest.mark.parametrize(("side", "latent_side"), [(8, 4), (28, 7)])
 def test_latent_net_shapes_for_digits_and_mnist(side, latent_side):
@@ -257,7 +332,11 @@ def test_latent_net_latent_input_rows_follow_the_current_rows():
     ("kwargs", "match"),
     [
         ({"input_shape": (8, 8)}, r"input_shape must be \(C, H, W\) of positive ints"),
-        ({"channels": ()}, "channels must name at least one block"),
+        ({"channels": ()}, _CHANNELS + r", got \(\)\. Try channels=\(32, 64, 64, 128\)"),
+        ({"channels": (8, 0, 8)}, _CHANNELS + r", got \(8, 0, 8\)"),
+        ({"input_shape": (True, 8, 8)}, r"input_shape must be \(C, H, W\) of positive ints"),
+        ({"input_shape": 8}, r"input_shape must be \(C, H, W\) of positive ints, got 8"),
+        ({"latent_layer_num": True}, r"latent_layer_num must be an int in \[0, 3\], got True"),
         ({"latent_layer_num": 4}, r"latent_layer_num must be an int in \[0, 3\], got 4"),
         ({"num_classes": 0}, "num_classes must be a positive int, got 0"),
     ],
