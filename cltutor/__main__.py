@@ -132,6 +132,13 @@ def check_args(args: argparse.Namespace, options: dict) -> None:
                      "default.", low=0, low_open=True)
     check_int_range("--seed", args.seed, 0, SKLEARN_SEED_END - 1,
                     "Use --seed 0 for a fixed result.")
+    policy = options.get("storage_policy")
+    for dest in ("groupby", "selection"):
+        if policy not in (None, "parametric") and getattr(args, dest) is not None:
+            raise ValueError(
+                f"{_flag(dest)} must be left out with --storage-policy {policy}, got "
+                f"{getattr(args, dest)}. Only --storage-policy parametric takes it."
+            )
     if "ewc_lambda" in options:
         check_number("--ewc-lambda", options["ewc_lambda"], "Use --ewc-lambda 0 for no "
                      "Synaptic Intelligence.", low=0)

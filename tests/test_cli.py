@@ -225,3 +225,10 @@ def test_c26_an_allocation_that_cannot_succeed_exits_2_with_one_line(capsys):
     """AR1 preallocates rm_sz latents: 10**12 of them cannot be allocated."""
     err = error_line(capsys, "--strategy", "ar1", "--rm-sz", str(10**12), "--n-experiences", "2")
     assert "needs more memory than the machine has" in err and "--rm-sz" in err
+
+
+@pytest.mark.parametrize("option", [["--groupby", "class"], ["--selection", "herding"]])
+def test_parametric_options_need_the_parametric_policy(capsys, option):
+    err = error_line(capsys, "--strategy", "replay", "--storage-policy", "class", *option)
+    assert f"{option[0]} must be left out with --storage-policy class" in err
+    assert "--storage-policy parametric" in err

@@ -249,7 +249,7 @@ def test_infinite_loader_torch_dataset():
      r"batch_size must be a positive int, got 0"),
     (lambda: TaskBalancedDataLoader([1, 2, 3]), TypeError,
      r"data needs task labels: a ClassificationDataset"),
-    (lambda: BatchLoader(labelled(4, 0), shuffle="no"), TypeError,
+    (lambda: BatchLoader(labelled(4, 0), shuffle="no"), TypeError,  # L18
      r"shuffle must be True or False, got 'no'\. Write shuffle=False"),
     (lambda: BatchLoader(labelled(4, 0), drop_last=1), TypeError,
      r"drop_last must be True or False, got 1"),
@@ -261,6 +261,8 @@ def test_infinite_loader_torch_dataset():
      TypeError, r"oversample_small_tasks must be True or False, got 0"),
     (lambda: ReplayDataLoader(labelled(4, 0), labelled(4, 1), task_balanced_dataloader="y"),
      TypeError, r"task_balanced_dataloader must be True or False, got 'y'"),
+    (lambda: ReplayDataLoader(labelled(4, 0), labelled(4, 1), task_balanced_dataloader="yes"),
+     TypeError, r"task_balanced_dataloader must be True or False, got 'yes'"),  # R6
 ])
 def test_errors(build, error, match):
     with pytest.raises(error, match=match):

@@ -97,3 +97,13 @@ def test_type_errors():
     with pytest.raises(TypeError, match=r"selection_strategy must be an "
                                         r"ExemplarsSelectionStrategy, got str"):
         ParametricBuffer(10, selection_strategy="herding")
+
+
+def test_u24_herding_buffer_with_a_model_for_other_inputs():
+    from cltutor.models import SimpleMLP
+
+    buf = make_storage_policy("parametric", 10, groupby="class", selection="herding",
+                              model=SimpleMLP(input_size=784))
+    with pytest.raises(ValueError, match=r"model SimpleMLP cannot compute features .*"
+                       r"per-sample shape \(3,\).*input_size=3"):
+        feed(buf, make_exp([0, 1], 5))

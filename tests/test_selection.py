@@ -63,3 +63,22 @@ def test_value_errors(build, match):
 def test_type_errors():
     with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
         HerdingSelectionStrategy("model", "features")
+
+
+def test_u24_a_model_that_does_not_fit_the_data_names_model_shape_and_fix():
+    from cltutor.models import SimpleMLP
+
+    model = SimpleMLP(input_size=784)
+    model.train()
+    data = ClassificationDataset(torch.rand(10, 1, 8, 8), torch.zeros(10))
+    with pytest.raises(ValueError, match=r"model SimpleMLP cannot compute features at "
+                       r"layer_name='features' for data of per-sample shape \(1, 8, 8\).*"
+                       r"input_size=64"):
+        extract_features(model, "features", data)
+    assert model.training  # the mode comes back even after the error
+
+
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), ("1", TypeError)])
+def test_selection_seed_is_checked(seed, error):
+    with pytest.raises(error, match=r"seed must be an int"):
+        RandomExemplarsSelectionStrategy(seed=seed)

@@ -13,6 +13,7 @@ feature vectors:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -107,6 +108,16 @@ def _named_module(model: nn.Module, layer_name: str) -> nn.Module:
     return modules[layer_name]
 
 
+def _unfit_model(model: nn.Module, layer_name: str, x: Tensor, err: Exception) -> ValueError:
+    """The error for a model whose input size does not fit the buffer's data."""
+    shape, torch_says = tuple(x.shape[1:]), str(err).splitlines()[0]
+    return ValueError(
+        f"model {type(model).__name__} cannot compute features at layer_name={layer_name!r} "
+        f"for data of per-sample shape {shape} {x.dtype} (torch: {torch_says}). Build "
+        f"the model for these inputs (for SimpleMLP: input_size={math.prod(shape)})."
+    )
+
+
 @torch.no_grad()
 def extract_features(
     model: nn.Module,
@@ -139,6 +150,8 @@ def extract_features(
                 model(x.to(device))
             except _Captured:
                 pass
+            except (RuntimeError, IndexError) as err:  # a shape or dtype mismatch in torch
+                raise _unfit_model(model, layer_name, x, err) from err
     finally:
         handle.remove()
         for m, mode in modes:
