@@ -16,7 +16,13 @@ from cltutor import (
     class_incremental_benchmark,
     get_benchmark,
 )
-from cltutor.data import ClassificationDataset, digits_train_test, permute_pixels, rotate_images
+from cltutor.data import (
+    ClassificationDataset,
+    digits_train_test,
+    domain_incremental_benchmark,
+    permute_pixels,
+    rotate_images,
+)
 
 
 def _all_x(stream) -> torch.Tensor:
@@ -319,3 +325,39 @@ def test_mnist_sized_benchmark_small():
     assert _same_stream(bm, common.mnist_sized_benchmark(n_train=300, n_test=50, seed=1))
     with pytest.raises(ValueError, match=r"n_train must be an int >= 10, got 5"):
         common.mnist_sized_benchmark(n_train=5)
+
+
+# -- bad inputs (bad-inputs.md ids in the test names) ------------------------------------
+def test_b34_negative_labels_fail_before_the_benchmark():
+    x = torch.rand(4, 3)
+    with pytest.raises(ValueError, match=r"y must hold class labels >= 0, got -1 at row 0"):
+        class_incremental_benchmark(ClassificationDataset(x, [-1, 0, 1, 2]), _toy(), 2)
+    ds = ClassificationDataset(x, [0, 1, 2, 3])
+    ds.y[0] = -1  # changed after construction: class_incremental_benchmark looks again
+    with pytest.raises(ValueError, match=r"train_ds class labels must be >= 0, got -1\. "
+                                         r".*torch\.unique\(y, return_inverse=True\)"):
+        class_incremental_benchmark(ds, ds, 2)
+
+
+def test_b35_train_and_test_feature_shapes_must_match():
+    train = ClassificationDataset(torch.rand(4, 3), [0, 1, 0, 1])
+    test = ClassificationDataset(torch.rand(4, 5), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"test_ds inputs must have train_ds's per-sample shape "
+                                         r"\(3,\), got \(5,\)\. .*\(N, 3\)"):
+        class_incremental_benchmark(train, test, 2)
+    with pytest.raises(ValueError, match=r"test_ds inputs must have .* \(3,\), got \(5,\)"):
+        domain_incremental_benchmark(train, test, [lambda x: x])
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40, 2**32])  # B14, B15
+@pytest.mark.parametrize("build", [SplitDigits, PermutedDigits, RotatedDigits, digits_train_test])
+def test_b14_b15_seed_outside_sklearns_range_is_our_error(build, seed, monkeypatch):
+    import sklearn.model_selection
+
+    def never(*args, **kwargs):
+        raise AssertionError("train_test_split ran with a bad seed")
+
+    monkeypatch.setattr(sklearn.model_selection, "train_test_split", never)
+    with pytest.raises(ValueError, match=rf"seed must be an int in \[0, 2\*\*32 - 1\] or None, "
+                                         rf"got {seed}\. Use seed=0 for a fixed result"):
+        build(seed=seed)

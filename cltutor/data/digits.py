@@ -74,7 +74,8 @@ def SplitDigits(
         True gives experience ``i`` task label ``i``.
     seed : int or None, default 0
         Fixes the train/test split and the class order; None draws both from
-        torch's global generator.
+        torch's global generator. An int must be in [0, 2**32 - 1], the seeds
+        scikit-learn's ``train_test_split`` takes (checked here, before it runs).
     fixed_class_order : sequence of int, optional
         A permutation of 0..9 used instead of a random order.
     class_ids_from_zero_in_each_exp : bool, default False

@@ -73,6 +73,20 @@ def check_dataset(name: str, ds: ClassificationDataset) -> None:
         raise ValueError(f"{name} is empty; a benchmark needs at least one sample.")
 
 
+def _check_pair(train_ds: ClassificationDataset, test_ds: ClassificationDataset) -> None:
+    """Two non-empty datasets whose samples have the same shape (one model takes both)."""
+    check_dataset("train_ds", train_ds)
+    check_dataset("test_ds", test_ds)
+    train_shape, test_shape = tuple(train_ds.x.shape[1:]), tuple(test_ds.x.shape[1:])
+    if train_shape != test_shape:
+        row = ", ".join(str(d) for d in train_shape)
+        raise ValueError(
+            f"test_ds inputs must have train_ds's per-sample shape {train_shape}, got "
+            f"{test_shape}. One model sees both: give train and test the same features "
+            f"(x of shape (N, {row}) in each)."
+        )
+
+
 # -- class-incremental ---------------------------------------------------------
 def _class_order(classes: Tensor, fixed_class_order, seed: int | None) -> Tensor:
     """The class order: ``fixed_class_order`` checked, or a permutation from ``seed``."""
@@ -170,12 +184,14 @@ def class_incremental_benchmark(
 
     Notebook ``01_quickstart.ipynb`` builds a stream this way.
     """
-    check_dataset("train_ds", train_ds)
-    check_dataset("test_ds", test_ds)
+    _check_pair(train_ds, test_ds)
     check_seed(seed)
     check_bool("return_task_id", return_task_id)
     check_bool("class_ids_from_zero_in_each_exp", class_ids_from_zero_in_each_exp)
     classes = torch.unique(train_ds.y).cpu()  # sorted ascending
+    if classes[0] < 0:  # the dataset refuses these, unless y was changed after construction
+        raise ValueError(f"train_ds class labels must be >= 0, got {int(classes[0])}. Number "
+                         f"the classes from 0, e.g. torch.unique(y, return_inverse=True)[1].")
     check_n_experiences(n_experiences, len(classes))
     extra = sorted(set(test_ds.classes) - set(classes.tolist()))
     if extra:
@@ -212,8 +228,7 @@ def domain_incremental_benchmark(
     ``views[i]`` takes the whole input tensor (N, ...) and returns it transformed
     (a permutation, a rotation, ...). Labels are shared by all experiences.
     """
-    check_dataset("train_ds", train_ds)
-    check_dataset("test_ds", test_ds)
+    _check_pair(train_ds, test_ds)
     check_bool("return_task_id", return_task_id)
     classes = train_ds.classes
     streams = []
