@@ -98,3 +98,28 @@ def test_bad_row_and_init():
     with pytest.raises(ValueError, match=r"A_init must hold one accuracy per test experience, "
                                          r"shape \(3,\), got shape \(2,\)"):
         forward_transfer(TOY, [0.1, 0.2])
+
+
+def test_e8_empty_matrix_message_does_not_contradict_itself():
+    for fn in (average_accuracy, average_forgetting):
+        with pytest.raises(ValueError, match=r"A must have at least one row, got a 0x0 accuracy "
+                           r"matrix: nothing was measured"):
+            fn(np.zeros((0, 0)))
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])  # E10
+def test_e10_inf_is_an_error_not_unmeasured(value):
+    with pytest.raises(ValueError, match=r"A must hold accuracies in \[0, 1\] or NaN \(not "
+                       r"measured\), got -?inf at \[0, 0\]\. Use NaN"):
+        average_accuracy([[value, 0.0], [0.0, 0.0]])
+
+
+def test_percent_scale_matrix_is_refused_by_every_metric():
+    A = [[90.0, 10.0], [60.0, 85.0]]
+    for fn in (average_accuracy, seen_average_accuracy, forgetting, average_forgetting,
+               backward_transfer):
+        with pytest.raises(ValueError, match=r"A must hold accuracies in \[0, 1\], got 90\. "
+                           r"Divide percentages by 100"):
+            fn(A)
+    with pytest.raises(ValueError, match=r"A must hold accuracies in \[0, 1\]"):
+        forward_transfer(A, [0.1, 0.1])

@@ -256,3 +256,63 @@ def test_plots_do_not_change_rcparams():
     plots.plot_accuracy_matrix(np.eye(2))
     plots.plot_buffer_composition([{0: 1}])
     assert dict(matplotlib.rcParams) == before
+
+
+# -- bad inputs of issue 12 ------------------------------------------------------------
+def test_f17_accuracy_matrix_in_percent_is_refused_as_by_the_metrics():
+    from cltutor.evaluation.metrics import average_accuracy
+
+    A = [[90.0, 10.0], [60.0, 85.0]]
+    match = r"A must hold accuracies in \[0, 1\], got 90\. Divide percentages by 100"
+    with pytest.raises(ValueError, match=match):
+        average_accuracy(A)
+    with pytest.raises(ValueError, match=match):
+        plots.plot_accuracy_matrix(A)
+
+
+def test_accuracy_matrix_with_inf_is_refused():  # E10 in the plot
+    with pytest.raises(ValueError, match=r"A must hold accuracies in \[0, 1\] or NaN .*got inf"):
+        plots.plot_accuracy_matrix([[np.inf, 0.0], [0.0, 0.0]])
+
+
+def test_accuracy_matrix_colour_scale_is_always_0_to_1():
+    ax = plots.plot_accuracy_matrix([[0.4, 0.5], [0.45, 0.6]])
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+
+
+def test_f8_projection_rate_with_no_flags_and_a_window():
+    with pytest.raises(ValueError, match=r"rates must hold one 0/1 flag per training iteration "
+                       r"with window=1, got none\. .*window=None"):
+        plots.plot_projection_rate([], window=1)
+    assert len(plots.plot_projection_rate([]).patches) == 0  # no bars: an empty plot
+
+
+def test_f12_forgetting_curves_of_bare_numbers_name_the_pairs():
+    with pytest.raises(ValueError, match=r"history\[0\] must be a list of \(x, accuracy\) pairs, "
+                       r"got \[1, 2\]"):
+        plots.plot_forgetting_curves({0: [1, 2, 3]})
+
+
+def test_forgetting_curves_in_percent_are_refused():
+    with pytest.raises(ValueError, match=r"history\[0\] must hold accuracies in \[0, 1\]"):
+        plots.plot_forgetting_curves({0: [(0, 90.0)]})
+    with pytest.raises(ValueError, match=r"history must hold accuracies in \[0, 1\]"):
+        plots.plot_forgetting_curves(np.array([[90.0, 50.0]]))
+
+
+@pytest.mark.parametrize(("selected", "error", "match"), [  # F16
+    ([7], ValueError, r"selected must hold positions in \[0, 5\) \(one per row of features\), "
+                      r"got 7"),
+    ([0, -1], ValueError, r"selected must hold positions in \[0, 5\).*got -1"),
+    (torch.ones(4, dtype=torch.bool), ValueError, r"selected as a boolean mask must have one "
+                                                   r"entry per row of features \(5\), got 4"),
+    ([0.5], TypeError, r"selected must hold int positions or a boolean mask"),
+])
+def test_f16_exemplar_projection_selected_out_of_range(selected, error, match):
+    with pytest.raises(error, match=match):
+        plots.plot_exemplar_projection(torch.rand(5, 3), [0, 1, 0, 1, 0], selected)
+
+
+def test_exemplar_projection_with_no_exemplars():
+    ax = plots.plot_exemplar_projection(torch.rand(5, 3), [0, 1, 0, 1, 0], [])
+    assert len(ax.collections[1].get_offsets()) == 0

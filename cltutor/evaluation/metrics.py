@@ -29,6 +29,7 @@ __all__ = [
     "forward_transfer",
     "average_forward_transfer",
     "check_accuracy_matrix",
+    "check_accuracy_values",
 ]
 
 
@@ -47,19 +48,38 @@ def check_accuracy_matrix(A: Any, name: str = "A") -> np.ndarray:
             f"{name} must be a square 2-D array (row t: after training experience t, column "
             f"k: test experience k), got shape {arr.shape}. Pad unmeasured entries with NaN."
         )
+    check_accuracy_values(arr, name)
+    return arr
+
+
+def check_accuracy_values(arr: np.ndarray, name: str = "A") -> None:
+    """Every entry of ``arr`` is an accuracy in [0, 1] or NaN (not measured).
+
+    Shared with the plots, so that a matrix the metrics refuse is not drawn either.
+    """
+    if np.isinf(arr).any():
+        where = tuple(int(i) for i in np.argwhere(np.isinf(arr))[0])
+        raise ValueError(
+            f"{name} must hold accuracies in [0, 1] or NaN (not measured), got "
+            f"{arr[where]:g} at {list(where)}. Use NaN for an entry that was not measured."
+        )
     finite = arr[np.isfinite(arr)]
     if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
         bad = finite[(finite < 0.0) | (finite > 1.0)][0]
         raise ValueError(
             f"{name} must hold accuracies in [0, 1], got {bad:g}. Divide percentages by 100."
         )
-    return arr
 
 
 def _row_index(t: Any, n: int) -> int:
     """``t`` as a row index in ``[0, n)``; negative values count from the end."""
     if not is_int(t):
         raise TypeError(f"t must be an int row index, got {t!r}. Use t=-1 for the last row.")
+    if n == 0:
+        raise ValueError(
+            "A must have at least one row, got a 0x0 accuracy matrix: nothing was measured. "
+            "Evaluate on the test stream after training on an experience first."
+        )
     if not -n <= t < n:
         raise ValueError(
             f"t must be in [{-n}, {n}) for a {n}x{n} accuracy matrix, got {t}. "

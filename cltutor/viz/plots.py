@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from cltutor._checks import check_int_range, is_int
+from cltutor.evaluation.metrics import check_accuracy_values
 from cltutor.viz.summaries import batch_composition, class_counts, labels_of, pca_2d
 
 __all__ = [
@@ -183,14 +184,16 @@ def _curves(history: Any, x: Sequence[float] | None) -> dict[int, tuple[list, li
         out = {}
         for k, points in history.items():
             pts = list(points)
-            if not all(len(p) == 2 for p in pts):
+            if not all(np.ndim(p) == 1 and len(p) == 2 for p in pts):
                 raise ValueError(
                     f"history[{k!r}] must be a list of (x, accuracy) pairs, got {pts[:2]!r}. "
                     "Write history={0: [(0, 0.9), (50, 0.6)]}."
                 )
             out[int(k)] = ([float(p[0]) for p in pts], [float(p[1]) for p in pts])
+            check_accuracy_values(np.array(out[int(k)][1]), f"history[{k!r}]")
         return out
     acc = _as_array(history, "history", 2)  # (n_points, n_experiences)
+    check_accuracy_values(acc, "history")
     xs = np.arange(len(acc)) if x is None else np.asarray(x, dtype=float)
     if len(xs) != len(acc):
         raise ValueError(f"x must have one value per row of history ({len(acc)}), got {len(xs)}. "
@@ -257,10 +260,9 @@ def plot_accuracy_matrix(
     if row_labels is None and hasattr(A, "index") and hasattr(A, "columns"):
         row_labels, col_labels = list(A.index), list(A.columns)
     acc = _as_array(A, "A", 2)
+    check_accuracy_values(acc, "A")  # the metrics' check: a percent matrix is refused
     ax = _new_axes(ax, figsize=(1.0 + 0.7 * acc.shape[1], 0.8 + 0.5 * acc.shape[0]))
-    finite = acc[np.isfinite(acc)]
-    lo = min(0.0, finite.min()) if finite.size else 0.0
-    hi = max(1.0, finite.max()) if finite.size else 1.0
+    lo, hi = 0.0, 1.0
     ax.imshow(
         np.ma.masked_invalid(acc), cmap=colormaps[cmap].with_extremes(bad="white"),
         vmin=lo, vmax=hi, aspect="auto",
@@ -307,7 +309,12 @@ def plot_projection_rate(
         ax.set_xticklabels(keys)
         ax.set_xlabel("experience")
     else:
-        check_int_range("window", window, 1, max(len(values), 1),
+        if len(values) == 0:
+            raise ValueError(
+                f"rates must hold one 0/1 flag per training iteration with window={window!r}, "
+                "got none. Train with AGEM first, or pass window=None for bars per experience."
+            )
+        check_int_range("window", window, 1, len(values),
                         "It counts training iterations: try window=20, or None for bars.")
         running = np.convolve(values, np.ones(window) / window, mode="valid")  # (n - w + 1,)
         ax.plot(np.arange(window, len(values) + 1), running, color="black")
@@ -316,6 +323,26 @@ def plot_projection_rate(
     ax.set_ylabel("fraction of steps projected")
     ax.set_title("A-GEM projections")
     return ax
+
+
+def _selected_rows(selected: Tensor | Sequence[int], n: int) -> np.ndarray:
+    """Positions ``(k,)`` of the exemplars among ``n`` rows, from positions or a mask."""
+    sel = torch.as_tensor(selected).cpu().flatten()
+    if sel.numel() == 0:  # [] is a float tensor: no exemplars
+        return np.zeros(0, dtype=np.int64)
+    if sel.dtype == torch.bool:
+        if len(sel) != n:
+            raise ValueError(f"selected as a boolean mask must have one entry per row of "
+                             f"features ({n}), got {len(sel)}. Or pass positions.")
+        return sel.nonzero().flatten().numpy()
+    if sel.is_floating_point() or sel.is_complex():
+        raise TypeError(f"selected must hold int positions or a boolean mask, got "
+                        f"{sel.dtype}. Pass e.g. buffer indices as a list of ints.")
+    bad = sel[(sel < 0) | (sel >= n)]
+    if len(bad):
+        raise ValueError(f"selected must hold positions in [0, {n}) (one per row of features), "
+                         f"got {int(bad[0])}. Pass positions among the rows of features.")
+    return sel.long().numpy()
 
 
 def plot_exemplar_projection(
@@ -336,8 +363,7 @@ def plot_exemplar_projection(
             f"labels must have one entry per row of features ({len(z)}), got {len(y)}. "
             "Pass the labels of the same samples, in the same order."
         )
-    sel = torch.as_tensor(selected).cpu()
-    sel = (sel.nonzero().flatten() if sel.dtype == torch.bool else sel.long().flatten()).numpy()
+    sel = _selected_rows(selected, len(z))
     colors = _PALETTE[y.numpy() % 20]  # (N, 4), class_color of each label
     ax = _new_axes(ax, figsize=(4.5, 4.0))
     ax.scatter(z[:, 0], z[:, 1], c=colors, s=8, alpha=0.3, linewidths=0, label="all samples")
