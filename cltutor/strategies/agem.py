@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from cltutor._checks import check_positive_int, make_generator
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import ClassificationDataset
+from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive
 
 __all__ = ["project_gradient", "memory_quotas", "AGEMPlugin", "AGEM"]
@@ -271,7 +272,7 @@ class AGEM(Naive):
         **naive_kwargs: Any,
     ) -> None:
         self.agem_plugin = AGEMPlugin(patterns_per_experience, sample_size, seed=seed)
-        plugins = [*(plugins or []), self.agem_plugin]
+        plugins = [*check_plugins(plugins), self.agem_plugin]  # plugins=P() is refused
         super().__init__(
             model, optimizer, criterion, plugins=plugins, seed=seed, **naive_kwargs
         )

@@ -44,16 +44,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import check_int_range, check_positive_int, make_generator, next_seed
+from cltutor._checks import make_generator, next_seed
 from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.evaluation import EvaluationPlugin
 from cltutor.memory import BatchLoader
 from cltutor.strategies.arguments import (
     as_experiences,
+    check_criterion,
+    check_loop_sizes,
+    check_model_and_optimizer,
     check_plugins,
+    first_forward,
     make_evaluator,
     resolve_device,
+    train_inputs,
 )
 
 __all__ = ["Naive", "Clock", "as_experiences"]
@@ -167,22 +172,12 @@ class Naive:
         eval_every: int = -1,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}. "
-                "Use e.g. torch.optim.SGD(model.parameters(), lr=0.01)."
-            )
-        check_positive_int("train_mb_size", train_mb_size, "Try train_mb_size=32.")
-        check_positive_int("train_epochs", train_epochs, "Try train_epochs=1.")
-        check_positive_int("eval_mb_size", eval_mb_size, "Try eval_mb_size=128.",
-                           allow_none=True)
-        check_int_range("eval_every", eval_every, -1, None,
-                        "Use -1 (never), 0 (after each experience) or k > 0 (every k epochs).")
+        criterion = check_criterion(criterion)  # None: nn.CrossEntropyLoss()
+        check_model_and_optimizer(model, optimizer, criterion)
+        check_loop_sizes(train_mb_size, train_epochs, eval_mb_size, eval_every)
         self.model = model
         self.optimizer = optimizer
-        self._criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
+        self._criterion = criterion
         self.train_mb_size = train_mb_size
         self.train_epochs = train_epochs
         self.eval_mb_size = eval_mb_size if eval_mb_size is not None else train_mb_size
@@ -225,6 +220,7 @@ class Naive:
         self.is_training = False
         self.current_eval_stream = None
         self._stop_training = False
+        self._checked = False
 
     # -- minibatch views ---------------------------------------------------------
     @property
@@ -254,10 +250,7 @@ class Naive:
         **kwargs: Any,
     ) -> dict[str, float]:
         """Train on one experience or a list of them, in order; return the last metrics."""
-        experiences = as_experiences(experiences, "experiences")
-        self._eval_streams = [
-            as_experiences(s, "eval_streams") for s in (eval_streams or [experiences])
-        ]
+        experiences, self._eval_streams = train_inputs(experiences, eval_streams, self.eval_every)
         self._build_dispatch()
         self.is_training = True
         self.model.train()
@@ -270,6 +263,7 @@ class Naive:
         return self.evaluator.get_last_metrics()
 
     def _train_exp(self, **kwargs: Any) -> None:
+        self._checked = False  # the first minibatch goes through first_forward
         self._fire("before_train_dataset_adaptation", **kwargs)
         self.train_dataset_adaptation()
         self._fire("after_train_dataset_adaptation", **kwargs)
@@ -294,7 +288,7 @@ class Naive:
             self._fire("before_training_iteration")
             self.optimizer.zero_grad(set_to_none=True)
             self._fire("before_forward")
-            self.mb_output = self.forward()  # (B, n_classes)
+            self.mb_output = self.forward() if self._checked else self._first_forward()
             self._fire("after_forward")
             self.loss = self.criterion()
             self._fire("before_backward")  # a plugin may add a penalty to self.loss here
@@ -328,8 +322,14 @@ class Naive:
         self.mbatch = [item.to(self.device, non_blocking=True) for item in self.mbatch]
 
     def forward(self) -> Tensor:
-        """The model's output on the current minibatch."""
+        """The model's output on the current minibatch, ``(B, n_classes)``."""
         return self.model(self.mb_x)
+
+    def _first_forward(self) -> Tensor:
+        """``forward()``, and a check that the data fits the model (labels, shape, dtype)."""
+        output = first_forward(self)
+        self._checked = True
+        return output
 
     def criterion(self) -> Tensor:
         """The loss of the current minibatch."""

@@ -26,6 +26,7 @@ from cltutor._checks import (
 )
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.memory import ExemplarsBuffer, ExperienceBalancedBuffer, ReplayDataLoader
+from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive
 
 __all__ = ["ReplayPlugin", "Replay"]
@@ -177,7 +178,8 @@ class Replay(Naive):
         **naive_kwargs: Any,
     ) -> None:
         check_seed(seed)
-        plugin_seed = None if seed is None else seed + 1  # not the strategy's own stream
+        plugins = check_plugins(plugins)  # before the list is extended: plugins=P() is refused
+        plugin_seed = None if seed is None else (seed + 1) % 2**64  # not the strategy's stream
         self.replay_plugin = ReplayPlugin(
             mem_size,
             batch_size_mem=batch_size_mem,
@@ -185,5 +187,5 @@ class Replay(Naive):
             storage_policy=storage_policy,
             seed=plugin_seed,
         )
-        plugins = [*(plugins or []), self.replay_plugin]
+        plugins = [*plugins, self.replay_plugin]
         super().__init__(model, optimizer, criterion, plugins=plugins, seed=seed, **naive_kwargs)
