@@ -9,8 +9,10 @@ Downloads go only to :class:`FakeProxy`, a proxy on 127.0.0.1 that never answers
 from __future__ import annotations
 
 import faulthandler
+import hashlib
 import math
 import pickle
+import re
 import socket
 import threading
 import time
@@ -72,6 +74,20 @@ def write_cifar100(root: Path) -> None:
         x = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         _pickle(folder / name, {"data": x, "fine_labels": _labels(n, 100, rng).tolist()})
     _pickle(folder / "meta", {"fine_label_names": [f"c{i}" for i in range(100)]})
+
+
+def publish_md5(monkeypatch, cls: type, folder: Path) -> None:
+    """Record the md5 sums of the files written in ``folder`` as ``cls``'s published ones.
+
+    For this test only. cltutor always has torchvision check the md5 sums before it
+    unpickles CIFAR files, and the small files written here cannot have the real sums.
+    """
+    def md5(name: str) -> str:
+        return hashlib.md5((folder / name).read_bytes()).hexdigest()
+
+    monkeypatch.setattr(cls, "train_list", [[name, md5(name)] for name, _ in cls.train_list])
+    monkeypatch.setattr(cls, "test_list", [[name, md5(name)] for name, _ in cls.test_list])
+    monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": md5(cls.meta["filename"])})
 
 
 @pytest.fixture
@@ -176,9 +192,10 @@ def test_rotated_mnist_right_angles_and_task_labels(mnist_root):
 
 
 # -- CIFAR ----------------------------------------------------------------------------
-def test_split_cifar10_chw_uint8_and_transforms(tmp_path):
+def test_split_cifar10_chw_uint8_and_transforms(tmp_path, monkeypatch):
     x_file, y_file = write_cifar10(tmp_path)
-    bm = SplitCIFAR10(seed=0, dataset_root=tmp_path, download=False, check_integrity=False)
+    publish_md5(monkeypatch, torchvision.datasets.CIFAR10, tmp_path / "cifar-10-batches-py")
+    bm = SplitCIFAR10(seed=0, dataset_root=tmp_path, download=False)
     chw = torch.from_numpy(x_file.reshape(-1, 3, 32, 32))  # CIFAR rows are R, G, B planes
     for exp in bm.train_stream:
         mask = torch.from_numpy(np.isin(y_file, exp.classes_in_this_experience))
@@ -192,23 +209,50 @@ def test_split_cifar10_chw_uint8_and_transforms(tmp_path):
     train_ds = bm.train_stream[0].dataset
     assert isinstance(train_ds.transform[0], RandomCropFlip)  # train stream only
     assert isinstance(test_ds.transform, NormalizeBatch)
-    plain = SplitCIFAR10(
-        augment=False, dataset_root=tmp_path, download=False, check_integrity=False
-    )
+    plain = SplitCIFAR10(augment=False, dataset_root=tmp_path, download=False)
     assert isinstance(plain.train_stream[0].dataset.transform, NormalizeBatch)
 
 
-def test_cifar_integrity_check_is_on_by_default(tmp_path):
+class _Tripwire:
+    """Unpickled, it creates the file ``marker``: proof that a file was unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_cifar_files_failing_their_md5_are_never_unpickled(tmp_path):
     write_cifar10(tmp_path)  # our files do not have the published md5 sums
-    with pytest.raises(RuntimeError, match="not found or corrupted"):
+    folder, marker = tmp_path / "cifar-10-batches-py", tmp_path / "unpickled"
+    _pickle(folder / "data_batch_1", {"data": _Tripwire(marker), "labels": [0]})
+    where = re.escape(str(folder))
+    with pytest.raises(DatasetNotFoundError, match=rf"the CIFAR10 files in '{where}' must be the "
+                                                   rf"published files, whose md5 sums are "
+                                                   rf"checked .*delete them"):
         SplitCIFAR10(dataset_root=tmp_path, download=False)
+    assert not marker.exists()
 
 
-def test_split_cifar100_hundred_classes(tmp_path):
+@pytest.mark.parametrize("build", [SplitCIFAR10, SplitCIFAR100])
+def test_check_integrity_false_is_refused_before_any_file_is_read(tmp_path, build):
+    write_cifar10(tmp_path)
+    marker = tmp_path / "unpickled"
+    _pickle(tmp_path / "cifar-10-batches-py" / "data_batch_1", {"data": _Tripwire(marker)})
+    with pytest.raises(ValueError, match=r"check_integrity must be True, got False\. "
+                                         r"Unpickling a file can run code .*download=True"):
+        build(dataset_root=tmp_path, download=False, check_integrity=False)
+    with pytest.raises(ValueError, match=r"check_integrity must be True, got False"):
+        load_image_dataset("mnist", tmp_path, download=False, check_integrity=False)
+    assert not marker.exists()
+
+
+def test_split_cifar100_hundred_classes(tmp_path, monkeypatch):
     write_cifar100(tmp_path)
+    publish_md5(monkeypatch, torchvision.datasets.CIFAR100, tmp_path / "cifar-100-python")
     bm = SplitCIFAR100(
-        n_experiences=10, return_task_id=True, seed=2, dataset_root=tmp_path,
-        download=False, check_integrity=False,
+        n_experiences=10, return_task_id=True, seed=2, dataset_root=tmp_path, download=False,
     )  # fmt: skip
     assert bm.n_classes == 100 and sorted(bm.classes_order) == list(range(100))
     assert [len(e.classes_in_this_experience) for e in bm.train_stream] == [10] * 10
@@ -269,6 +313,26 @@ def test_offline_error_lists_the_missing_files_when_some_exist(mnist_root):
         SplitMNIST(dataset_root=root, download=False)
 
 
+@pytest.mark.parametrize("content", [
+    b"four garbage files",  # torchvision: a bare AssertionError
+    bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"short",
+    b"",
+])  # fmt: skip
+@pytest.mark.parametrize("download", [False, True])
+def test_v6_garbage_mnist_files_name_the_folder_and_the_fix(tmp_path, content, download):
+    write_mnist(tmp_path, N_TRAIN, N_TEST)
+    raw = tmp_path / "MNIST" / "raw"
+    for path in raw.iterdir():
+        path.write_bytes(content)
+    # the files exist, so download=True downloads nothing: no network either way
+    with pytest.raises(DatasetNotFoundError, match=rf"the MNIST files in '{re.escape(str(raw))}' "
+                                                   rf"must be valid "
+                                                   rf"IDX files, got files torchvision refused "
+                                                   rf"or could not parse \(.*\)\. Fix: delete "
+                                                   rf"them and download again"):
+        SplitMNIST(dataset_root=tmp_path, download=download)
+
+
 def test_failed_download_becomes_the_offline_error(tmp_path, monkeypatch):
     def no_network(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
@@ -287,6 +351,15 @@ def test_default_root_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_dataset_root() == tmp_path / "home" / ".cache" / "cltutor"
+
+
+@pytest.mark.parametrize("relative", ["cache", "./xdg/cache", "~/cache", ""])
+def test_a_relative_xdg_cache_home_is_ignored_as_the_spec_says(tmp_path, monkeypatch, relative):
+    monkeypatch.setenv("XDG_CACHE_HOME", relative)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    root = default_dataset_root()
+    assert root.is_absolute() and root == tmp_path / "home" / ".cache" / "cltutor"
 
 
 def test_registry_builds_the_torchvision_benchmarks(mnist_root):

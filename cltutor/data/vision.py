@@ -55,13 +55,19 @@ __all__ = [
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The files of a torchvision dataset are missing and were not downloaded."""
+    """The files of a torchvision dataset are missing (and not downloaded) or unreadable."""
 
 
 def default_dataset_root() -> Path:
-    """``$XDG_CACHE_HOME/cltutor``, or ``~/.cache/cltutor`` when that is unset."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(cache).expanduser() / "cltutor"
+    """``$XDG_CACHE_HOME/cltutor``, or ``~/.cache/cltutor`` when that is unset or relative.
+
+    The XDG spec calls a relative ``XDG_CACHE_HOME`` invalid, to be ignored; followed, it
+    would put the files under whatever folder the notebook runs in. The path is absolute.
+    """
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(cache):
+        cache = os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache).absolute() / "cltutor"
 
 
 # -- loading ------------------------------------------------------------------------
@@ -102,21 +108,10 @@ _SPECS = {
 }
 
 
-def _torchvision_class(spec: _Spec, check_integrity: bool) -> type:
+def _torchvision_class(spec: _Spec) -> type:
     import torchvision.datasets  # lazy: torchvision takes about a second to import
 
-    cls = getattr(torchvision.datasets, spec.torchvision_class)
-    if check_integrity or not hasattr(cls, "train_list"):
-        return cls
-    # CIFAR checks each extracted file against a fixed md5. The same class with md5
-    # None only checks that the files exist (torchvision's check_integrity(path, None));
-    # it reads them with the very same code, and a download still checks the archive.
-    unchecked = {
-        "train_list": [[name, None] for name, _ in cls.train_list],
-        "test_list": [[name, None] for name, _ in cls.test_list],
-        "meta": {**cls.meta, "md5": None},
-    }
-    return type(cls.__name__, (cls,), unchecked)
+    return getattr(torchvision.datasets, spec.torchvision_class)
 
 
 def _not_found(key: str, root: Path, missing: list[str], why: str) -> DatasetNotFoundError:
@@ -128,6 +123,19 @@ def _not_found(key: str, root: Path, missing: list[str], why: str) -> DatasetNot
         f"Fix: pass download=True where the network is available (Colab, Binder), copy the "
         f"files there or pass dataset_root=<your folder>, or use the offline benchmark "
         f"SplitDigits(), which needs no files."
+    )
+
+
+def _unreadable(key: str, root: Path, err: Exception) -> DatasetNotFoundError:
+    spec = _SPECS[key]
+    folder = root / Path(spec.files[0]).parent
+    what = ("the published files, whose md5 sums are checked before they are unpickled"
+            if spec.torchvision_class.startswith("CIFAR") else "valid IDX files")
+    detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return DatasetNotFoundError(
+        f"the {spec.torchvision_class} files in {str(folder)!r} must be {what}, got files "
+        f"torchvision refused or could not parse ({detail}). Fix: delete them and download "
+        f"again with download=True, or copy the original files there."
     )
 
 
@@ -159,7 +167,8 @@ def load_image_dataset(
     Images stay uint8 ``(N, C, H, W)``; the datasets carry no transform yet.
     Raises :class:`DatasetNotFoundError` when the files are missing and not
     downloaded (``download=False``, or the download failed, as a silent server does
-    within ``download_timeout`` s: see :func:`SplitMNIST`).
+    within ``download_timeout`` s: see :func:`SplitMNIST`), and when files present are
+    unreadable (not IDX files; CIFAR files whose md5 sums differ from the published ones).
     """
     if key not in _SPECS:
         raise ValueError(f"key must be one of {list(_SPECS)}, got {key!r}.")
@@ -169,13 +178,19 @@ def load_image_dataset(
         )
     check_bool("download", download)
     check_bool("check_integrity", check_integrity)
+    if not check_integrity:  # torchvision would unpickle unverified CIFAR files
+        raise ValueError(
+            "check_integrity must be True, got False. Unpickling a file can run code hidden "
+            "in it, so dataset files are read only after their md5 sums match the published "
+            "ones. Delete files you cannot vouch for and pass download=True, or copy the originals."
+        )
     timeout = resolve_download_timeout(download_timeout)
     spec = _SPECS[key]
     root = default_dataset_root() if dataset_root is None else Path(dataset_root).expanduser()
     missing = [f for f in spec.files if not (root / f).is_file()]
     if missing and not download:
         raise _not_found(key, root, missing, "download=False was given")
-    cls = _torchvision_class(spec, check_integrity)
+    cls = _torchvision_class(spec)
     # a silent server or proxy fails here, within the timeout, before torchvision starts
     if missing and (why := why_unreachable(_mirror_urls(cls), timeout)):
         raise _not_found(key, root, missing, f"the download failed: {why}")
@@ -184,9 +199,13 @@ def load_image_dataset(
             train = cls(str(root), train=True, download=download)
             test = cls(str(root), train=False, download=False)
         except (RuntimeError, OSError, HTTPException) as err:  # torchvision's and the network's
-            if not missing:
+            if missing:
+                raise _not_found(key, root, missing, f"the download failed: {err}") from err
+            if isinstance(err, OSError | HTTPException):
                 raise
-            raise _not_found(key, root, missing, f"the download failed: {err}") from err
+            raise _unreadable(key, root, err) from err  # a failed md5 check, a bad file
+        except (AssertionError, LookupError, ValueError, TypeError) as err:  # its parsers'
+            raise _unreadable(key, root, err) from err
     datasets = []
     for split in (train, test):
         x, y = _as_tensors(split.data, split.targets)
@@ -306,8 +325,9 @@ def SplitCIFAR10(
         The train stream's batch transform adds :class:`RandomCropFlip` (padding 4,
         seeded by ``seed``) before normalising; the test stream only normalises.
     check_integrity : bool, default True
-        Check the extracted files' md5 sums, as torchvision does. False only checks
-        that they exist: for files you wrote yourself (the tests do).
+        Kept so that existing calls still run; only True is accepted. The extracted
+        files' md5 sums are always checked against the published ones before torchvision
+        unpickles them, since a pickle can run code; False raises ValueError.
 
     Other arguments as :func:`SplitMNIST`; files under
     ``<dataset_root>/cifar-10-batches-py/``.
