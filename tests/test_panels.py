@@ -208,7 +208,7 @@ def test_panel_arguments_a_slider_cannot_show_are_refused(bench, task_bench):
         BufferExplorer(bench, mem_size=1000)
     with pytest.raises(ValueError, match="play_delay must be a finite number >= 0, got -1"):
         BufferExplorer(bench, play_delay=-1)
-    with pytest.raises(ValueError, match=r"step must be an int in \[1, 4\], got 5. The memory"):
+    with pytest.raises(ValueError, match=r"step must be an int in \[1, 4\], got 5. Its slider"):
         LoaderInspector(task_bench, step=5)
     with pytest.raises(ValueError, match="seed must be an int >= 0, got None"):
         LoaderInspector(task_bench, seed=None)
@@ -222,3 +222,74 @@ def test_the_plain_functions_are_importable_from_panels():
 
 
 # -- strategy playground ---------------------------------------------------------------
+
+
+# -- bad inputs of issue 12 ------------------------------------------------------------
+@pytest.mark.parametrize("mem_size", [5, 2000])  # W4, W5: refused, not clamped
+def test_w4_w5_buffer_explorer_mem_size_outside_the_slider(bench, mem_size):
+    with pytest.raises(ValueError, match=rf"BufferExplorer mem_size must be an int in \[10, 500\], "
+                       rf"got {mem_size}\. Its slider spans 10 to 500"):
+        BufferExplorer(bench, mem_size=mem_size)
+
+
+@pytest.mark.parametrize("step", [0, 10])  # W15, W16
+def test_w15_w16_loader_inspector_step_outside_the_slider(task_bench, step):
+    with pytest.raises(ValueError, match=rf"LoaderInspector step must be an int in \[1, 4\], "
+                       rf"got {step}\. Its slider spans 1 to 4"):
+        LoaderInspector(task_bench, step=step)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [  # W6, W21: our message, before traitlets
+    ({"policy": "fifo"}, r"BufferExplorer policy must be one of \['experience', 'class', "
+                         r"'reservoir', 'parametric'\], got 'fifo'"),
+    ({"groupby": "pixel"}, r"BufferExplorer groupby must be one of \[None, 'class', 'task', "
+                           r"'experience'\], got 'pixel'"),
+    ({"selection": "kmeans"}, r"BufferExplorer selection must be one of \['random', 'herding', "
+                              r"'closest-to-center'\], got 'kmeans'"),
+])
+def test_w6_w21_buffer_explorer_dropdown_values(bench, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BufferExplorer(bench, **kwargs)
+
+
+def test_w7_loader_inspector_kind_dropdown(task_bench):
+    with pytest.raises(ValueError, match=r"LoaderInspector kind must be one of \['batch', "
+                       r"'group-balanced', .*\], got 'bogus'\. Pick one"):
+        LoaderInspector(task_bench, kind="bogus")
+    assert LoaderInspector(task_bench, kind="replay").kind_control.value == "replay"
+
+
+def test_w17_loader_inspector_on_a_one_experience_benchmark():
+    with pytest.raises(ValueError, match=r"LoaderInspector needs a benchmark of at least 2 "
+                       r"experiences .*got 1\. Use SplitDigits\(n_experiences=5\)"):
+        LoaderInspector(SplitDigits(1))
+    with pytest.raises(ValueError, match=r"loader_data needs a benchmark of at least 2"):
+        loader_data(SplitDigits(1), 1, 50)
+
+
+def test_w14_a_model_for_other_inputs_is_reported_in_the_status_line(bench):
+    from cltutor.models import SimpleMLP
+
+    explorer = BufferExplorer(bench, model=SimpleMLP(input_size=784), policy="parametric",
+                              selection="herding", play_delay=0)
+    explorer.step_button.click()  # must not raise into the front end
+    assert "error:" in explorer.text.value
+    assert "SimpleMLP cannot compute features" in explorer.text.value
+    assert "input_size=64" in explorer.text.value
+
+
+def test_w25_a_failing_refresh_is_shown_and_says_the_plot_is_stale(task_bench, monkeypatch):
+    from cltutor.viz import panels
+
+    inspector = LoaderInspector(task_bench)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the loader broke")
+
+    monkeypatch.setattr(panels, "make_loader", broken)
+    inspector.batch_size_control.value = 16  # the observer must not raise
+    assert "RuntimeError: the loader broke" in inspector.text.value
+    assert "still those of the last setting that worked" in inspector.text.value
+    monkeypatch.undo()
+    inspector.reshuffle_button.click()
+    assert "error" not in inspector.text.value  # the next good refresh clears it

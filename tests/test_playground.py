@@ -71,3 +71,43 @@ def test_a_bad_setting_is_reported_next_to_the_button():
 
 def test_comparison_table_of_no_runs_is_empty():
     assert comparison_table([]).empty
+
+
+def test_w27_strategy_dropdown_value_is_checked_before_traitlets():
+    with pytest.raises(ValueError, match=r"StrategyPlayground strategy must be one of "
+                       r"\['naive', 'replay', 'agem', 'ar1'\], got 'ewc'"):
+        StrategyPlayground(strategy="ewc")
+    assert StrategyPlayground(strategy="agem").options() == {
+        "patterns_per_experience": 100, "sample_size": 64}
+
+
+def test_w25_any_failure_of_a_run_is_shown_and_the_button_comes_back(monkeypatch):
+    playground = StrategyPlayground(n_experiences=2)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(playground_module, "run_experiment", broken)
+    playground.run_button.click()  # must not raise into the front end
+    assert "RuntimeError: out of memory, say" in playground.status.value
+    assert "running" not in playground.status.value
+    assert not playground.run_button.disabled and playground.results == []
+
+
+def test_w25_offline_split_mnist_is_shown_next_to_the_button(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CLTUTOR_DOWNLOAD_TIMEOUT", "1")
+    from cltutor.data import vision
+
+    real = vision.load_image_dataset
+
+    def offline(*args, **kwargs):  # what a machine without network sees, without waiting
+        kwargs["download"] = False
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vision, "load_image_dataset", offline)
+    playground = StrategyPlayground(benchmarks=["split-mnist"], n_experiences=2)
+    playground.run_button.click()
+    assert "DatasetNotFoundError" in playground.status.value
+    assert "dataset_root" in playground.status.value
+    assert not playground.run_button.disabled and playground.results == []

@@ -42,6 +42,7 @@ from cltutor.memory import (
     extract_features,
     make_storage_policy,
 )
+from cltutor.viz import controls as ctl
 from cltutor.viz.live import FigureView
 from cltutor.viz.plots import (
     plot_batch_composition,
@@ -127,7 +128,10 @@ class BufferExplorer:
                  mem_size: int = 100, policy: str = "experience", groupby: str | None = None,
                  selection: str = "random", seed: int = 0, layer_name: str = "features",
                  play_delay: float = 0.5) -> None:
-        check_int_range("mem_size", mem_size, 10, 500, "The slider spans 10 to 500: try 100.")
+        ctl.check_slider("BufferExplorer", "mem_size", mem_size, 10, 500, "try mem_size=100.")
+        ctl.check_option("BufferExplorer", "policy", policy, POLICIES)
+        ctl.check_option("BufferExplorer", "groupby", groupby, [v for _, v in GROUPBYS])
+        ctl.check_option("BufferExplorer", "selection", selection, SELECTIONS)
         check_number("play_delay", play_delay, "Try play_delay=0.5 (seconds).", low=0)
         check_seed(seed)
         self.benchmark = benchmark if benchmark is not None else SplitDigits(5, seed=seed)
@@ -143,17 +147,16 @@ class BufferExplorer:
         self.step_button = W.Button(description="step", icon="step-forward")
         self.play_button = W.Button(description="play", icon="play")
         self.reset_button = W.Button(description="reset", icon="undo")
-        self.text = W.HTML()
-        self.out = W.Output()
+        self.text, self.out = W.HTML(), W.Output()
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.6))
         self.counts: list[dict[int, int]] = []
         for control in (self.mem_size_control, self.policy_control, self.groupby_control,
                         self.selection_control):
-            control.observe(lambda change: self.rebuild(), names="value")
-        self.step_button.on_click(lambda _: self.step())
-        self.play_button.on_click(lambda _: self.play())
-        self.reset_button.on_click(lambda _: self.reset())
+            control.observe(ctl.guarded(self.rebuild, self.text), names="value")
+        self.step_button.on_click(ctl.guarded(self.step, self.text))
+        self.play_button.on_click(ctl.guarded(self.play, self.text))
+        self.reset_button.on_click(ctl.guarded(self.reset, self.text))
         self.ui = W.VBox([
             W.HBox([self.mem_size_control, self.policy_control]),
             W.HBox([self.groupby_control, self.selection_control]),
@@ -249,6 +252,7 @@ def loader_data(benchmark: Benchmark, step: int, mem_size: int, seed: int | None
 
     The memory is an ``ExperienceBalancedBuffer``: equal room for each past experience.
     """
+    ctl.check_two_experiences(benchmark, "loader_data")
     check_int_range("step", step, 1, benchmark.n_experiences - 1,
                     "The memory holds the experiences before step: try step=2.")
     memory = make_storage_policy("experience", mem_size, seed=seed)
@@ -298,6 +302,8 @@ class LoaderInspector:
         Default ``SplitDigits(n_experiences=5, return_task_id=True, seed=seed)``.
     step : int, default 2
         The current experience, in [1, n_experiences - 1]: the memory holds the ones before.
+    kind : str, default "batch"
+        The loader shown first, one of :data:`LOADERS`.
     seed : int, default 0
         Seed of the memory and the loader; "new epoch" adds 1 to it.
 
@@ -318,14 +324,17 @@ class LoaderInspector:
     Notebook ``04_balanced_loaders.ipynb`` is built around it.
     """
 
-    def __init__(self, benchmark: Benchmark | None = None, step: int = 2, seed: int = 0) -> None:
+    def __init__(self, benchmark: Benchmark | None = None, step: int = 2, seed: int = 0,
+                 kind: str = "batch") -> None:
         check_int_range("seed", seed, 0, None, "Use seed=0; each 'new epoch' adds 1 to it.")
+        ctl.check_option("LoaderInspector", "kind", kind, LOADERS)
         self.benchmark = benchmark if benchmark is not None else SplitDigits(
             5, return_task_id=True, seed=seed)
-        check_int_range("step", step, 1, self.benchmark.n_experiences - 1,
-                        "The memory holds the experiences before step: try step=2.")
+        ctl.check_two_experiences(self.benchmark, "LoaderInspector")
+        ctl.check_slider("LoaderInspector", "step", step, 1, self.benchmark.n_experiences - 1,
+                     "the memory holds the experiences before step; try step=1.")
         self.seed = seed
-        self.kind_control = W.Dropdown(options=LOADERS, value="batch", description="loader")
+        self.kind_control = W.Dropdown(options=LOADERS, value=kind, description="loader")
         self.batch_size_control = _int_slider("batch_size", 32, 4, 128, 4)
         self.batch_size_mem_control = _int_slider("batch_size_mem", 32, 4, 128, 4)
         self.oversample_control = W.Checkbox(value=False, description="oversample small groups")
@@ -341,8 +350,8 @@ class LoaderInspector:
         for control in (self.kind_control, self.batch_size_control, self.batch_size_mem_control,
                         self.oversample_control, self.mem_size_control, self.step_control,
                         self.groupby_control, self.n_batches_control):
-            control.observe(lambda change: self.refresh(), names="value")
-        self.reshuffle_button.on_click(lambda _: self.reshuffle())
+            control.observe(ctl.guarded(self.refresh, self.text, note=ctl.STALE), names="value")
+        self.reshuffle_button.on_click(ctl.guarded(self.reshuffle, self.text, note=ctl.STALE))
         self.ui = W.VBox([
             W.HBox([self.kind_control, self.groupby_control, self.oversample_control]),
             W.HBox([self.batch_size_control, self.batch_size_mem_control]),

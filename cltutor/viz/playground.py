@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
+from cltutor.viz.controls import check_option, guarded
 from cltutor.viz.live import FigureView, LivePlotLogger, in_kernel
 from cltutor.viz.plots import plot_accuracy_matrix
 
@@ -68,6 +69,8 @@ class StrategyPlayground:
     n_experiences : int, default 5
     seed : int, default 0
     device : str, default "auto"
+    strategy : str, default "naive"
+        The strategy selected first, one of :data:`~cltutor.experiments.STRATEGIES`.
 
     Attributes
     ----------
@@ -89,9 +92,11 @@ class StrategyPlayground:
 
     def __init__(self, benchmarks: Sequence[str] = ("split-digits", "permuted-digits",
                                                     "rotated-digits"),
-                 n_experiences: int = 5, seed: int = 0, device: str = "auto") -> None:
+                 n_experiences: int = 5, seed: int = 0, device: str = "auto",
+                 strategy: str = "naive") -> None:
+        check_option("StrategyPlayground", "strategy", strategy, STRATEGIES)
         self.n_experiences, self.seed, self.device = n_experiences, seed, device
-        self.strategy_control = W.Dropdown(options=STRATEGIES, value="naive",
+        self.strategy_control = W.Dropdown(options=STRATEGIES, value=strategy,
                                            description="strategy")
         self.benchmark_control = W.Dropdown(options=list(benchmarks), description="benchmark")
         self.epochs_control = W.IntSlider(value=3, min=1, max=10, description="epochs",
@@ -106,7 +111,8 @@ class StrategyPlayground:
         self.matrix_figure = Figure(figsize=(4.2, 3.4))
         self.results: list[ExperimentResult] = []
         self.live: LivePlotLogger | None = None
-        self.strategy_control.observe(lambda change: self._strategy_changed(), names="value")
+        self.strategy_control.observe(guarded(self._strategy_changed, self.status),
+                                      names="value")
         self.run_button.on_click(lambda _: self._run_clicked())
         param_box = W.VBox([w for group in self.params.values() for w in group.values()])
         self.ui = W.VBox([
@@ -157,10 +163,8 @@ class StrategyPlayground:
         return result
 
     def _run_clicked(self) -> None:
-        try:
-            self.run()
-        except (ValueError, TypeError) as err:  # a bad setting: say so next to the button
-            self.status.value = f"<b>error:</b> {html.escape(str(err))}"
+        """Any failure (a bad setting, a download that fails) is shown next to the button."""
+        guarded(self.run, self.status, [self.run_button])()
 
     def _show_table(self) -> None:
         if not in_kernel():

@@ -1,0 +1,68 @@
+"""Checks and error guards shared by the notebook panels and the playground.
+
+A control's initial value is checked before the widget is built, so that a wrong
+value is named by the panel and the control (traitlets would say only "Invalid
+selection", and a slider would silently clamp it). Every button and observer
+handler runs through :func:`guarded`: whatever goes wrong is shown in the panel's
+status line instead of escaping into the front end's log.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as W
+
+from cltutor._checks import check_int_range
+
+__all__ = ["check_slider", "check_option", "check_two_experiences", "guarded", "error_html",
+           "STALE"]
+
+#: The note after an error in a panel whose plot still shows the previous setting.
+STALE = " The plot and the loader are still those of the last setting that worked."
+
+
+def check_slider(panel: str, control: str, value: Any, low: int, high: int, fix: str) -> None:
+    """An int the slider ``control`` of ``panel`` can show, in ``[low, high]``."""
+    check_int_range(f"{panel} {control}", value, low, high,
+                    f"Its slider spans {low} to {high}: {fix}")
+
+
+def check_option(panel: str, control: str, value: Any, options: Sequence[Any]) -> None:
+    """One of the dropdown's ``options`` (their values)."""
+    if value not in options:
+        raise ValueError(
+            f"{panel} {control} must be one of {list(options)}, got {value!r}. Pick one of "
+            f"the options of its dropdown."
+        )
+
+
+def check_two_experiences(benchmark: Any, who: str) -> None:
+    """A stream with a current experience and at least one before it (for the memory)."""
+    if benchmark.n_experiences < 2:
+        raise ValueError(
+            f"{who} needs a benchmark of at least 2 experiences (the memory holds those before "
+            f"the current one), got {benchmark.n_experiences}. Use SplitDigits(n_experiences=5)."
+        )
+
+
+def error_html(err: BaseException, note: str = "") -> str:
+    """The status line for an error: its kind and message, escaped."""
+    return f"<b>error:</b> {html.escape(f'{type(err).__name__}: {err}')}{html.escape(note)}"
+
+
+def guarded(action: Callable[[], Any], status: W.HTML,
+            controls: Sequence[W.Widget] = (), note: str = "") -> Callable[..., None]:
+    """``action`` as a widget handler: any exception goes to ``status``, ``controls`` are
+    enabled again (so that a failed run never leaves a button disabled)."""
+    def handler(*_: Any) -> None:
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 -- a handler must never raise into the front end
+            status.value = error_html(err, note)
+            for control in controls:
+                control.disabled = False
+
+    return handler
