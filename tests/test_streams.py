@@ -361,3 +361,11 @@ def test_b14_b15_seed_outside_sklearns_range_is_our_error(build, seed, monkeypat
     with pytest.raises(ValueError, match=rf"seed must be an int in \[0, 2\*\*32 - 1\] or None, "
                                          rf"got {seed}\. Use seed=0 for a fixed result"):
         build(seed=seed)
+
+
+@pytest.mark.parametrize("views", [[], None, "identity", [lambda x: x, 3]])
+def test_domain_incremental_views_must_be_functions(views):
+    ds = _toy()
+    with pytest.raises(TypeError, match=r"views must be a non-empty list of functions, one per "
+                                        r"experience, got .*Example: views=\["):
+        domain_incremental_benchmark(ds, ds, views)

@@ -230,6 +230,10 @@ def domain_incremental_benchmark(
     """
     _check_pair(train_ds, test_ds)
     check_bool("return_task_id", return_task_id)
+    listed = isinstance(views, Sequence) and not isinstance(views, str) and len(views) > 0
+    if not listed or not all(callable(v) for v in views):
+        raise TypeError(f"views must be a non-empty list of functions, one per experience, got "
+                        f"{views!r}. Example: views=[lambda x: x, lambda x: x.flip(-1)].")
     classes = train_ds.classes
     streams = []
     for stream_name, ds in (("train", train_ds), ("test", test_ds)):
