@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,8 +11,9 @@ import torch
 from torch import nn
 
 from cltutor import SimpleMLP, SplitDigits
-from cltutor.callbacks import SupervisedPlugin
+from cltutor.callbacks import TRAIN_CALLBACKS, SupervisedPlugin
 from cltutor.data import ClassificationDataset, Experience, Stream
+from cltutor.evaluation import EvaluationPlugin, InteractiveLogger, accuracy_metrics
 from cltutor.models import BatchRenorm2D
 from cltutor.strategies.ar1 import AR1, ar1_minibatch_sizes
 from cltutor.strategies.ar1_plugins import (
@@ -194,7 +196,7 @@ def test_cwr_plugin_resets_and_sets_rows():
     layer = nn.Linear(2, 3, bias=False)
     plugin = CWRStarPlugin("output")
     strategy = SimpleNamespace(
-        model=SimpleNamespace(get_submodule=lambda name: layer),
+        model=nn.ModuleDict({"output": layer}),
         experience=SimpleNamespace(dataset=SimpleNamespace(targets=torch.tensor([0, 0, 1]))),
         rm=(torch.zeros(1, 2), torch.tensor([2])),  # class 2 only in the latent memory
     )
@@ -331,6 +333,9 @@ def test_ar1_beats_naive_on_split_digits():
         ({"inc_lr": -1.0}, ValueError, r"inc_lr must be a finite number > 0, got -1.0"),
         ({"inc_lr": float("inf")}, ValueError, r"inc_lr must be a finite number > 0, got inf"),
         ({"momentum": -0.1}, ValueError, r"momentum must be a finite number >= 0, got -0.1"),
+        # Q22: a non-finite momentum
+        ({"momentum": float("inf")}, ValueError,
+         r"momentum must be a finite number >= 0, got inf\. Try momentum=0.9"),
         ({"l2": "0"}, TypeError, r"l2 must be a finite number >= 0, got '0'\. Try l2=0.0005"),
         ({"ewc_lambda": -1}, ValueError, r"ewc_lambda must be a finite number >= 0, got -1"),
         ({"init_update_rate": 0.0}, ValueError,
@@ -343,6 +348,10 @@ def test_ar1_beats_naive_on_split_digits():
         ({"rm_sz": 0}, ValueError, r"rm_sz must be a positive int, got 0\. Try rm_sz=1500"),
         ({"latent_layer_num": 4}, ValueError,
          r"latent_layer_num must be an int in \[0, 3\], got 4\. It is a block index"),
+        # Q23: a bool is not a block index
+        ({"latent_layer_num": True}, ValueError,
+         r"latent_layer_num must be an int in \[0, 3\], got True\. It is a block index"),
+        ({"latent_layer_num": -1}, ValueError, r"latent_layer_num must be an int in \[0, 3\]"),
         ({"num_classes": 0}, ValueError, r"num_classes must be a positive int or None, got 0"),
         ({"model": nn.Linear(2, 2)}, TypeError,
          r"model must have lat_features .* its lat_features is NoneType"),
@@ -365,3 +374,164 @@ def test_ar1_type_errors_and_misuse():
     lone = Experience(ClassificationDataset(torch.rand(8, 1, 8, 8), torch.arange(8) % 2), 0)
     with pytest.raises(ValueError, match="pass num_classes=benchmark.n_classes"):
         _ar1().train(lone)
+
+
+# Q29: a CWR* layer name the model does not have fails before training, listing its layers
+def test_cwr_plugin_with_a_wrong_layer_name_lists_the_model_layers():
+    model = SimpleMLP(num_classes=4, input_size=64, hidden_size=8)
+    seen = []
+
+    class _Steps(SupervisedPlugin):
+        def before_training_iteration(self, strategy, **kwargs):
+            seen.append(1)
+
+    strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.1), train_mb_size=8,
+                     plugins=[CWRStarPlugin("nonexistent"), _Steps()], evaluator=None,
+                     device="cpu")
+    with pytest.raises(ValueError, match=(
+        r"layer_name must name the model's output layer \(a module with a 2-D weight, as "
+        r"nn.Linear\), got 'nonexistent'\. SimpleMLP's layers: features, features.0, .*"
+        r"classifier; with a 2-D weight: features.1, classifier\. "
+        r"Try CWRStarPlugin\('classifier'\)")):
+        strategy.train(_stream([16]))
+    assert seen == []  # no step was taken
+    with pytest.raises(ValueError, match=r"got 'features.0'.*Try CWRStarPlugin\('classifier'\)"):
+        CWRStarPlugin("features.0").before_training(SimpleNamespace(model=model))  # a Flatten
+    with pytest.raises(TypeError, match=r"layer_name must be the name of the model's output "
+                                        r"layer \(a str\), got 3\. Try CWRStarPlugin"):
+        CWRStarPlugin(3)
+
+
+# Q30: labels beyond num_classes: one clear error before the first step of the experience
+def test_ar1_labels_beyond_num_classes_name_num_classes_and_the_fix():
+    stream = _stream([16, 16])  # classes 0, 1 then 2, 3
+    strategy = _ar1(num_classes=2, rm_sz=8)
+    strategy.train(stream[0])  # classes 0 and 1 fit
+    match = (r"num_classes must be more than the largest label \(3\), got 2 \(the rows of the "
+             r"output layer 'output'\)\. Build the model with num_classes=benchmark.n_classes; "
+             r"AR1 also takes num_classes=None")
+    with pytest.raises(ValueError, match=match):
+        strategy.train(stream[1])
+    model = SimpleMLP(num_classes=3, input_size=64, hidden_size=8)
+    naive = Naive(model, torch.optim.SGD(model.parameters(), lr=0.1), train_mb_size=8,
+                  plugins=[CWRStarPlugin("classifier")], evaluator=None, device="cpu")
+    with pytest.raises(ValueError, match=r"largest label \(3\), got 3 \(the rows of the output "
+                                         r"layer 'classifier'\)"):
+        naive.train(stream)
+
+
+# -- a nested eval() inside training (fault: replay latents were not saved and restored) --
+def _nested_eval(self, strategy, **kwargs):
+    modes = [m.training for m in strategy.model.modules()]
+    strategy.eval(self.stream)
+    self.calls += 1
+    assert strategy.is_training and [m.training for m in strategy.model.modules()] == modes
+
+
+#: a plugin that evaluates ``stream`` from every training callback
+_EvalFromEveryCallback = type("_EvalFromEveryCallback", (SupervisedPlugin,), {
+    "__init__": lambda self, stream: setattr(self, "stream", stream) or setattr(self, "calls", 0),
+    **{name: _nested_eval for name in TRAIN_CALLBACKS},
+})
+
+
+def _accuracy_matrix(strategy, train_stream, test_stream) -> np.ndarray:
+    """Row i: accuracy on each test experience after training on experience i."""
+    rows = []
+    for exp in train_stream:
+        strategy.train(exp)
+        strategy.model.eval()
+        with torch.no_grad():
+            rows.append([float((strategy.model(e.dataset.x).argmax(1) == e.dataset.y)
+                               .float().mean()) for e in test_stream])
+    return np.array(rows)
+
+
+def test_a_nested_eval_from_any_training_callback_leaves_ar1_training_intact():
+    bm = SplitDigits(n_experiences=5, seed=0)
+    train, test = bm.train_stream[:2], bm.test_stream[:2]
+    options = dict(rm_sz=64, train_mb_size=32, train_epochs=2, seed=3)
+    plain = _accuracy_matrix(_ar1(**options), train, test)
+    nested = _EvalFromEveryCallback(test[:1])
+    with_evals = _accuracy_matrix(_ar1(plugins=[nested], **options), train, test)
+    assert nested.calls > 2 * len(TRAIN_CALLBACKS)  # every callback, both experiences
+    assert np.array_equal(plain, with_evals)  # eval draws no random numbers training uses
+
+
+# -- seed= alone reproduces a run (issue 12, item 6) ---------------------------------------
+def _ar1_run_after_global_seed(global_seed: int) -> np.ndarray:
+    bm = SplitDigits(n_experiences=5, seed=0)
+    torch.manual_seed(global_seed)  # a different global state before each run
+    before = torch.random.get_rng_state()
+    strategy = _ar1(rm_sz=64, train_mb_size=32, seed=7)
+    matrix = _accuracy_matrix(strategy, bm.train_stream[:2], bm.test_stream[:2])
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global generator untouched
+    return matrix
+
+
+def test_seed_alone_reproduces_ar1_bit_for_bit():
+    assert np.array_equal(_ar1_run_after_global_seed(123), _ar1_run_after_global_seed(456))
+
+
+def test_seed_alone_reproduces_an_ar1_model_with_dropout():
+    class _DropoutNet(_LabelLatent):
+        def __init__(self):
+            super().__init__(8)
+            self.end_features = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.5))
+
+    def run(global_seed):
+        torch.manual_seed(0)  # the same data and initial weights, built by the user
+        stream, model = _label_stream([40, 40]), _DropoutNet()
+        strategy = _ar1(model=model, rm_sz=20, train_mb_size=8, seed=5)
+        torch.manual_seed(global_seed)
+        strategy.train(stream)
+        return model.end_features[0].weight.detach().clone()
+
+    assert torch.equal(run(123), run(456))
+
+
+# -- a fault inside a callback leaves nothing behind (fault seen in the same run) -----------
+def _raise(self, strategy, **kwargs):
+    raise self.error
+
+
+def _raiser(event: str, error: BaseException) -> SupervisedPlugin:
+    plugin = type("_Raise", (SupervisedPlugin,), {event: _raise})()
+    plugin.error = error
+    return plugin
+
+
+@pytest.fixture
+def open_bars():
+    """A function counting the tqdm bars opened during the test; they are closed after it."""
+    from tqdm import tqdm  # every tqdm.auto bar is one of these
+
+    before = set(tqdm._instances)
+    yield lambda: len(set(tqdm._instances) - before)
+    for bar in set(tqdm._instances) - before:  # left open by a failure: not the next test's
+        bar.close()
+
+
+# Naive.train()/eval() in base.py have no try/finally yet: AR1 inherits the fix from there.
+@pytest.mark.xfail(reason="needs try/finally in Naive.train() and eval() (base.py)", strict=False)
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()],
+                         ids=["error", "ctrl-c"])
+@pytest.mark.parametrize("event", ["before_forward", "after_eval_forward"])
+def test_a_fault_in_a_callback_closes_bars_and_restores_the_model_modes(event, error, open_bars):
+    logger = InteractiveLogger(file=io.StringIO())
+    stream = _stream([16, 16])
+    strategy = _ar1(rm_sz=8, evaluator=EvaluationPlugin(accuracy_metrics(epoch=True,
+                                                                          experience=True),
+                                                        loggers=[logger]))
+    strategy.train(stream[0])
+    strategy.model.train()
+    modes = [m.training for m in strategy.model.modules()]
+    strategy.plugins.insert(0, _raiser(event, error))
+    with pytest.raises(type(error)):
+        strategy.train(stream[1]) if event == "before_forward" else strategy.eval(stream)
+    if event == "after_eval_forward":
+        assert [m.training for m in strategy.model.modules()] == modes
+        assert strategy.is_training is False  # as after a complete eval() outside train()
+    assert open_bars() == 0
+    strategy.plugins.pop(0)
+    strategy.train(stream[1])  # and the strategy still trains

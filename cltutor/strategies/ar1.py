@@ -22,7 +22,7 @@ Where cltutor differs from Avalanche (see the reference, section 4):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -33,7 +33,12 @@ from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.memory import BatchLoader
 from cltutor.models import BatchRenorm2D, LatentReplayNet
-from cltutor.strategies.ar1_plugins import CWRStarPlugin, SynapticIntelligencePlugin
+from cltutor.strategies.ar1_plugins import (
+    CWRStarPlugin,
+    NotBuiltNet,
+    SynapticIntelligencePlugin,
+    check_ar1_model,
+)
 from cltutor.strategies.base import Naive, as_experiences
 
 __all__ = ["AR1", "ar1_minibatch_sizes"]
@@ -56,42 +61,6 @@ def ar1_minibatch_sizes(n_current: int, n_memory: int, train_mb_size: int) -> tu
     steps = max(1, (n_current + n_memory) // train_mb_size)
     cur = min(train_mb_size, max(1, n_current // steps))
     return cur, train_mb_size - cur
-
-
-class _NotBuilt(nn.Module):
-    """Stands in for the network AR1 builds when it sees its first experience."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.placeholder = nn.Parameter(torch.zeros(0))
-
-    def forward(self, x: Tensor) -> Tensor:
-        raise RuntimeError(
-            "AR1 builds its network at the first train() call, from the input shape; "
-            "call train() before eval(), or pass model=LatentReplayNet(...)."
-        )
-
-
-def _check_model(model: Any, freeze_below_layer: str) -> None:
-    """``model`` has AR1's three parts and ``freeze_below_layer`` names one of its layers."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
-    parts = {"lat_features": nn.Module, "end_features": nn.Module, "output": nn.Linear}
-    for name, kind in parts.items():
-        if not isinstance(getattr(model, name, None), kind):
-            raise TypeError(
-                f"model must have lat_features and end_features modules and an nn.Linear "
-                f"output (model(x) = output(end_features(lat_features(x)))); its {name} is "
-                f"{type(getattr(model, name, None)).__name__}. Use model=None to get a "
-                "LatentReplayNet."
-            )
-    name = freeze_below_layer
-    if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
-        raise ValueError(
-            f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
-            "parameter name from model.named_parameters(), e.g. 'end_features' or "
-            "'end_features.0.conv'."
-        )
 
 
 class AR1(Naive):
@@ -140,7 +109,10 @@ class AR1(Naive):
         Learning rate after the first experience; None keeps ``lr`` (Avalanche's
         5e-5 suits a pretrained network, not one trained from scratch).
     seed : int, optional
-        Seeds the minibatches and the latent memory; None uses torch's global generator.
+        Seeds the built network's weights, the minibatches and the latent memory: each
+        ``train()`` runs with torch's global generators seeded from it (for weight
+        initialisation and any dropout) and puts them back after, so ``seed=`` alone
+        reproduces a run. None uses torch's global generator.
 
     Attributes
     ----------
@@ -198,8 +170,8 @@ class AR1(Naive):
         self.freeze_below_layer, self.latent_layer_num = freeze_below_layer, latent_layer_num
         self._check_parameters()
         if model is not None:
-            _check_model(model, freeze_below_layer)
-        net = model if model is not None else _NotBuilt()
+            check_ar1_model(model, freeze_below_layer)
+        net = model if model is not None else NotBuiltNet()
         si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
         self.cwr_plugin = CWRStarPlugin("output")
         super().__init__(
@@ -220,7 +192,10 @@ class AR1(Naive):
         self.n_memory = 0
         self.replay_mb_size = 0
         self._replay_slots: Tensor | None = None  # (iterations, replay_mb_size)
-        self._replay_latents: Tensor | None = None
+        self._replay_latents: Tensor | None = None  # (R, C, h, w) for the current minibatch
+
+    #: a nested eval() (from any training callback) puts the minibatch's latents back too
+    _TRAIN_STATE = (*Naive._TRAIN_STATE, "_replay_latents")
 
     def _check_parameters(self) -> None:
         """Fail fast, naming the parameter, its bound and a value that works."""
@@ -260,13 +235,33 @@ class AR1(Naive):
             return empty, empty.long()
         return self.rm_z[: self.n_memory], self.rm_y[: self.n_memory]
 
-    # -- building the network lazily ----------------------------------------------
+    # -- building the network lazily, from the seed --------------------------------
     def train(self, experiences: Experience | Sequence[Experience], eval_streams: Any = None,
               **kwargs: Any) -> dict[str, float]:
+        """Naive's ``train()``; with ``seed``, the global generators are seeded inside it."""
         experiences = as_experiences(experiences, "experiences")
-        if isinstance(self.model, _NotBuilt):
-            self._build_model(experiences[0])
-        return super().train(experiences, eval_streams, **kwargs)
+        with self._seeded_global_rng():
+            if isinstance(self.model, NotBuiltNet):
+                self._build_model(experiences[0])
+            return super().train(experiences, eval_streams, **kwargs)
+
+    @contextlib.contextmanager
+    def _seeded_global_rng(self) -> Iterator[None]:
+        """Torch's global CPU (and this device's CUDA) generator seeded from ``seed`` inside,
+        put back as it was after; untouched when ``seed=None``. Weight initialisation and
+        dropout draw from them: with this, ``seed=`` alone reproduces a run."""
+        seed = self._next_seed()
+        if seed is None:
+            yield
+            return
+        gpu = []
+        if self.device.type == "cuda":  # "cuda" without an index is the current device
+            gpu = [torch.cuda.current_device() if self.device.index is None else self.device.index]
+        with torch.random.fork_rng(devices=gpu):
+            torch.default_generator.manual_seed(seed)
+            for index in gpu:
+                torch.cuda.default_generators[index].manual_seed(seed)
+            yield
 
     def _build_model(self, experience: Experience) -> None:
         x, _, _ = experience.dataset.get_batch(torch.arange(1))  # (1, C, H, W)
@@ -281,7 +276,7 @@ class AR1(Naive):
             num_classes = 1 + max(c for e in stream for c in e.classes_in_this_experience)
         self.model = LatentReplayNet(num_classes, tuple(x.shape[1:]),
                                      latent_layer_num=self.latent_layer_num).to(self.device)
-        _check_model(self.model, self.freeze_below_layer)
+        check_ar1_model(self.model, self.freeze_below_layer)
         self.optimizer = self._sgd(self.model.parameters(), self.lr)
 
     # -- one experience --------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The two plugins inside AR1: CWR* for the output layer, Synaptic Intelligence for the rest.
 
 Both work with any strategy whose model has the named output layer; AR1
-(:mod:`cltutor.strategies.ar1`) adds them to its plugin list itself.
+(:mod:`cltutor.strategies.ar1`) adds them to its plugin list itself. At the end, the
+checks of the model AR1 is given and the placeholder it holds until it builds one.
 """
 
 from __future__ import annotations
@@ -57,6 +58,38 @@ def cwr_consolidate(
     return torch.where(cur.unsqueeze(1), blended, saved), past_j + cur_j
 
 
+def _has_matrix_weight(module: nn.Module | None) -> bool:
+    weight = getattr(module, "weight", None)
+    return isinstance(weight, Tensor) and weight.ndim == 2
+
+
+def _output_weight(model: nn.Module, layer_name: str) -> Tensor:
+    """The weight ``(K, D)`` of ``model``'s layer ``layer_name``; an error listing its layers."""
+    layers = dict(model.named_modules())
+    if _has_matrix_weight(layers.get(layer_name)):
+        return layers[layer_name].weight
+    usable = [n for n, m in layers.items() if _has_matrix_weight(m)]
+    fix = f"Try CWRStarPlugin({usable[-1]!r})." if usable else "Give it an nn.Linear output."
+    raise ValueError(
+        f"layer_name must name the model's output layer (a module with a 2-D weight, as "
+        f"nn.Linear), got {layer_name!r}. {type(model).__name__}'s layers: "
+        f"{', '.join(n for n in layers if n) or 'none'}; with a 2-D weight: "
+        f"{', '.join(usable) or 'none'}. {fix}"
+    )
+
+
+def _check_labels_fit(labels: Sequence[Tensor], k: int, layer_name: str) -> None:
+    """Every label indexes one of the ``k`` output rows (CWR* counts patterns per row)."""
+    top = max((int(y.max()) for y in labels if len(y)), default=-1)
+    if top >= k:
+        raise ValueError(
+            f"num_classes must be more than the largest label ({top}), got {k} (the rows of "
+            f"the output layer {layer_name!r}). Build the model with "
+            "num_classes=benchmark.n_classes; AR1 also takes num_classes=None, which counts "
+            "the stream's classes."
+        )
+
+
 class CWRStarPlugin(SupervisedPlugin):
     """CWR*: class-wise consolidation of the output layer (Lomonaco et al., 2019).
 
@@ -90,13 +123,19 @@ class CWRStarPlugin(SupervisedPlugin):
     """
 
     def __init__(self, layer_name: str = "output") -> None:
+        if not isinstance(layer_name, str):
+            raise TypeError(f"layer_name must be the name of the model's output layer (a str), "
+                            f"got {layer_name!r}. Try CWRStarPlugin('output').")
         self.layer_name = layer_name
         self.saved_weights: Tensor | None = None  # (K, D)
         self.past_j: Tensor | None = None  # (K,)
         self.cur_j: Tensor | None = None  # (K,)
 
-    def _weight(self, strategy: Any) -> nn.Parameter:
-        return strategy.model.get_submodule(self.layer_name).weight  # (K, D)
+    def _weight(self, strategy: Any) -> Tensor:
+        return _output_weight(strategy.model, self.layer_name)  # (K, D)
+
+    def before_training(self, strategy: Any, **kwargs: Any) -> None:
+        self._weight(strategy)  # a wrong layer_name fails here, before any training
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         weight = self._weight(strategy)
@@ -107,6 +146,7 @@ class CWRStarPlugin(SupervisedPlugin):
         labels = [strategy.experience.dataset.targets]
         if hasattr(strategy, "rm"):  # AR1 also counts the classes it replays
             labels.append(strategy.rm[1])
+        _check_labels_fit(labels, k, self.layer_name)
         self.cur_j = sum(
             torch.bincount(y.to(weight.device), minlength=k).to(weight.dtype) for y in labels
         )
@@ -208,3 +248,40 @@ class SynapticIntelligencePlugin(SupervisedPlugin):
             # the loss went down along the path -> trajectory < 0 -> importance > 0
             self.importance[n] = (-self.cum_trajectory[n]).clamp(0.0, self.clip_to)
             self.anchor[n] = p.detach().clone()
+
+
+# -- the model AR1 is given, or the placeholder until it builds one ----------------
+class NotBuiltNet(nn.Module):
+    """Stands in for the network AR1 builds when it sees its first experience."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.placeholder = nn.Parameter(torch.zeros(0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise RuntimeError(
+            "AR1 builds its network at the first train() call, from the input shape; "
+            "call train() before eval(), or pass model=LatentReplayNet(...)."
+        )
+
+
+def check_ar1_model(model: Any, freeze_below_layer: str) -> None:
+    """``model`` has AR1's three parts and ``freeze_below_layer`` names one of its layers."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
+    parts = {"lat_features": nn.Module, "end_features": nn.Module, "output": nn.Linear}
+    for name, kind in parts.items():
+        if not isinstance(getattr(model, name, None), kind):
+            raise TypeError(
+                f"model must have lat_features and end_features modules and an nn.Linear "
+                f"output (model(x) = output(end_features(lat_features(x)))); its {name} is "
+                f"{type(getattr(model, name, None)).__name__}. Use model=None to get a "
+                "LatentReplayNet."
+            )
+    name = freeze_below_layer
+    if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
+        raise ValueError(
+            f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
+            "parameter name from model.named_parameters(), e.g. 'end_features' or "
+            "'end_features.0.conv'."
+        )
