@@ -30,14 +30,14 @@ NOISE_STD = 0.1
 
 
 def _row_dataset(ds: ClassificationDataset, n: int) -> ClassificationDataset:
-    """``n`` rows cycling through ``ds``; x holds only each row's source index (n,)."""
+    """``n`` rows cycling through ``ds``; x holds only each row's source index, (n, 1)."""
     rows = torch.arange(n) % len(ds)
-    return ClassificationDataset(rows, ds.y.index_select(0, rows))
+    return ClassificationDataset(rows[:, None], ds.y.index_select(0, rows))
 
 
 def _materialise(exp_ds: ClassificationDataset, big: Tensor, gen: torch.Generator) -> None:
     """Replace the source indices of one experience by noisy 28x28 images, in place."""
-    x = big.index_select(0, exp_ds.x)  # (n, 1, 28, 28), the only full-size copy
+    x = big.index_select(0, exp_ds.x[:, 0])  # (n, 1, 28, 28), the only full-size copy
     noise = torch.empty_like(x[:8192])  # reused: no second full-size buffer
     for chunk in x.split(8192):
         chunk.add_(noise[: len(chunk)].normal_(0.0, NOISE_STD, generator=gen)).clamp_(0.0, 1.0)
