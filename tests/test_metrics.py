@@ -123,3 +123,11 @@ def test_percent_scale_matrix_is_refused_by_every_metric():
             fn(A)
     with pytest.raises(ValueError, match=r"A must hold accuracies in \[0, 1\]"):
         forward_transfer(A, [0.1, 0.1])
+
+
+def test_a_init_in_percent_or_inf_is_refused():
+    A = [[0.9, 0.3], [0.5, 0.8]]
+    with pytest.raises(ValueError, match=r"A_init must hold accuracies in \[0, 1\], got 10\."):
+        forward_transfer(A, [10.0, 20.0])
+    with pytest.raises(ValueError, match=r"A_init must hold accuracies in \[0, 1\] or NaN"):
+        average_forward_transfer(A, [0.1, np.inf])

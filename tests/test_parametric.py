@@ -107,3 +107,9 @@ def test_u24_herding_buffer_with_a_model_for_other_inputs():
     with pytest.raises(ValueError, match=r"model SimpleMLP cannot compute features .*"
                        r"per-sample shape \(3,\).*input_size=3"):
         feed(buf, make_exp([0, 1], 5))
+
+
+@pytest.mark.parametrize("mem_size", [1.5, 0, True])
+def test_make_storage_policy_names_mem_size(mem_size):
+    with pytest.raises(ValueError, match=r"mem_size must be a positive int, got .* Use mem_size"):
+        make_storage_policy("class", mem_size)

@@ -35,3 +35,13 @@ def test_keep_top_per_group_matches_a_python_loop():
             expected |= set(rows[: int(quotas[g])])
         keep = keep_top_per_group(groups, priority, quotas)
         assert set(keep.nonzero().flatten().tolist()) == expected
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((-1, 2), r"max_size must be an int >= 0, got -1"),
+    ((10, -2), r"n_groups must be an int >= 0, got -2"),
+    ((10, True), r"n_groups must be an int >= 0, got True"),
+])
+def test_group_quotas_refuses_negative_counts(args, match):
+    with pytest.raises(ValueError, match=match):
+        group_quotas(*args)

@@ -82,3 +82,9 @@ def test_u24_a_model_that_does_not_fit_the_data_names_model_shape_and_fix():
 def test_selection_seed_is_checked(seed, error):
     with pytest.raises(error, match=r"seed must be an int"):
         RandomExemplarsSelectionStrategy(seed=seed)
+
+
+def test_extract_features_batch_size_is_checked():
+    data = ClassificationDataset(torch.rand(4, 3), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 0\. Try batch_size"):
+        extract_features(FlatFeatures(3), "features", data, batch_size=0)

@@ -175,6 +175,7 @@ def forward_transfer(A: Any, A_init: Any) -> np.ndarray:
             f"A_init must hold one accuracy per test experience, shape ({len(arr)},), got "
             f"shape {init.shape}. Evaluate the untrained model on the test stream to get it."
         )
+    check_accuracy_values(init, "A_init")
     out = np.full(len(arr), np.nan)
     out[1:] = arr[np.arange(len(arr) - 1), np.arange(1, len(arr))] - init[1:]  # A[k-1, k]
     return out

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import check_positive_int
 from cltutor.data.dataset import ClassificationDataset
 from cltutor.memory.buffers import (
     BalancedExemplarsBuffer,
@@ -156,6 +157,7 @@ def make_storage_policy(
     """
     if kind not in STORAGE_POLICIES:
         raise ValueError(f"kind must be one of {list(STORAGE_POLICIES)}, got {kind!r}.")
+    check_positive_int("mem_size", mem_size, "Use mem_size=200 for a small memory.")
     if kind != "parametric" and (groupby is not None or selection != "random"):
         raise ValueError(
             f"groupby and selection only apply to kind='parametric', got kind={kind!r} with "

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from cltutor._checks import check_int_range
+
 __all__ = ["group_quotas", "keep_top_per_group", "epoch_batches", "shuffled_passes"]
 
 
@@ -27,6 +29,8 @@ def group_quotas(max_size: int, n_groups: int, total_groups: int | None = None) 
     >>> group_quotas(10, 3), group_quotas(10, 2, total_groups=3)
     ([4, 3, 3], [3, 3])
     """
+    check_int_range("max_size", max_size, 0, None, "Use max_size=200 for a small memory.")
+    check_int_range("n_groups", n_groups, 0, None, "It counts the groups seen so far.")
     if n_groups == 0:
         return []
     if total_groups is not None:

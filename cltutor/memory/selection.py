@@ -131,6 +131,7 @@ def extract_features(
     model's device; the forward pass stops at ``layer_name``. The model's
     train/eval mode (module by module) is restored afterwards.
     """
+    check_int_range("batch_size", batch_size, 1, None, f"Try batch_size={FEATURE_BATCH_SIZE}.")
     module = _named_module(model, layer_name)
     param = next(model.parameters(), None)
     device = param.device if param is not None else data.device
