@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from cltutor import SimpleMLP, SplitDigits
+from cltutor import ReplayPlugin, SimpleMLP, SplitDigits
 from cltutor.callbacks import TRAIN_CALLBACKS, SupervisedPlugin
 from cltutor.data import ClassificationDataset, Experience, Stream
 from cltutor.evaluation import EvaluationPlugin, InteractiveLogger, accuracy_metrics
@@ -357,6 +357,15 @@ def test_ar1_beats_naive_on_split_digits():
          r"model must have lat_features .* its lat_features is NoneType"),
         ({"model": _LabelLatent(4), "freeze_below_layer": "features.3"}, ValueError,
          r"freeze_below_layer='features.3' names no layer of the model"),
+        # the built network's layer names are known at construction: checked there too
+        ({"freeze_below_layer": ""}, ValueError, r"freeze_below_layer='' names no layer"),
+        ({"freeze_below_layer": "end_features.5"}, ValueError,
+         r"freeze_below_layer='end_features.5' names no layer of the model"),
+        ({"latent_layer_num": 3}, ValueError,  # every block below the cut: end_features is
+         r"freeze_below_layer='end_features' names no layer .* lat_features.3.bn, output\.$"),
+        # N20 for AR1: one plugin, not in a list
+        ({"plugins": ReplayPlugin(mem_size=10)}, TypeError,
+         r"plugins must be a list of plugins, got a single ReplayPlugin"),
     ],
 )
 def test_ar1_errors(kwargs, error, match):

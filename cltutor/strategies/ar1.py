@@ -39,6 +39,7 @@ from cltutor.strategies.ar1_plugins import (
     SynapticIntelligencePlugin,
     check_ar1_model,
 )
+from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive, as_experiences
 
 __all__ = ["AR1", "ar1_minibatch_sizes"]
@@ -169,7 +170,11 @@ class AR1(Naive):
         self.rm_sz, self.ewc_lambda, self.num_classes = rm_sz, ewc_lambda, num_classes
         self.freeze_below_layer, self.latent_layer_num = freeze_below_layer, latent_layer_num
         self._check_parameters()
-        if model is not None:
+        if model is None:  # freeze_below_layer checked on the network train() will build
+            with torch.device("meta"):  # layer names only: no memory, no random numbers
+                check_ar1_model(LatentReplayNet(latent_layer_num=latent_layer_num),
+                                freeze_below_layer)
+        else:
             check_ar1_model(model, freeze_below_layer)
         net = model if model is not None else NotBuiltNet()
         si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
@@ -182,7 +187,7 @@ class AR1(Naive):
             train_epochs=train_epochs,
             eval_mb_size=eval_mb_size,
             device="auto" if device is None else device,
-            plugins=[*(plugins or []), *si, self.cwr_plugin],
+            plugins=[*check_plugins(plugins), *si, self.cwr_plugin],
             evaluator=evaluator,
             eval_every=eval_every,
             seed=seed,

@@ -280,8 +280,9 @@ def check_ar1_model(model: Any, freeze_below_layer: str) -> None:
             )
     name = freeze_below_layer
     if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
+        layers = dict.fromkeys(n.rpartition(".")[0] for n, _ in model.named_parameters())
         raise ValueError(
             f"freeze_below_layer={name!r} names no layer of the model. Use a module or "
-            "parameter name from model.named_parameters(), e.g. 'end_features' or "
-            "'end_features.0.conv'."
+            "parameter name from model.named_parameters(); the layers with parameters, in "
+            f"order: {', '.join(layers)}."
         )
