@@ -316,3 +316,30 @@ def test_f16_exemplar_projection_selected_out_of_range(selected, error, match):
 def test_exemplar_projection_with_no_exemplars():
     ax = plots.plot_exemplar_projection(torch.rand(5, 3), [0, 1, 0, 1, 0], [])
     assert len(ax.collections[1].get_offsets()) == 0
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"fmt": "%d"}, r"fmt must be a format spec for floats, got '%d'"),
+    ({"cmap": "nope"}, r"cmap must be a matplotlib colormap name, got 'nope'"),
+    ({"row_labels": ["a"]}, r"row_labels must have one label per row \(2\), got 1"),
+    ({"col_labels": ["a", "b", "c"]}, r"col_labels must have one label per col \(2\), got 3"),
+])
+def test_accuracy_matrix_options_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plots.plot_accuracy_matrix(np.eye(2), **kwargs)
+
+
+@pytest.mark.parametrize("mem_size", [-1, 0, "5", 2.5])
+def test_buffer_composition_mem_size_is_checked(mem_size):
+    with pytest.raises(ValueError, match=r"mem_size must be a positive int or None, got "):
+        plots.plot_buffer_composition([{0: 3}], mem_size=mem_size)
+
+
+def test_buffer_composition_step_labels_count():
+    with pytest.raises(ValueError, match=r"step_labels must have one label per step \(2\), got 1"):
+        plots.plot_buffer_composition([{0: 3}, {0: 4}], step_labels=["a"])
+
+
+def test_projection_rate_nan_is_not_a_fraction():
+    with pytest.raises(ValueError, match=r"rates must be fractions in \[0, 1\], got \[nan\]"):
+        plots.plot_projection_rate([np.nan])

@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from cltutor._checks import check_int_range, is_int
+from cltutor._checks import check_int_range, check_positive_int, is_int
 from cltutor.evaluation.metrics import check_accuracy_values
 from cltutor.viz.summaries import batch_composition, class_counts, labels_of, pca_2d
 
@@ -104,6 +104,12 @@ def _as_array(data: Any, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def _check_labels(name: str, labels: Sequence[Any] | None, n: int) -> None:
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{name} must have one label per {name.split('_')[0]} ({n}), got "
+                         f"{len(labels)}. Leave {name}=None to number them.")
+
+
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 3.5)) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -145,6 +151,8 @@ def plot_buffer_composition(
         Tick labels of the bars (default 0, 1, ...).
     """
     counts = _count_list(counts, "counts")
+    check_positive_int("mem_size", mem_size, "Pass the buffer's max_size.", allow_none=True)
+    _check_labels("step_labels", step_labels, len(counts))
     ax = _new_axes(ax)
     _stacked_bars(ax, counts, lambda k: f"class {k}")
     if mem_size is not None:
@@ -261,6 +269,16 @@ def plot_accuracy_matrix(
         row_labels, col_labels = list(A.index), list(A.columns)
     acc = _as_array(A, "A", 2)
     check_accuracy_values(acc, "A")  # the metrics' check: a percent matrix is refused
+    _check_labels("row_labels", row_labels, acc.shape[0])
+    _check_labels("col_labels", col_labels, acc.shape[1])
+    if cmap not in colormaps:
+        raise ValueError(f"cmap must be a matplotlib colormap name, got {cmap!r}. Try "
+                         "cmap='viridis'.")
+    try:
+        format(0.5, fmt)
+    except (TypeError, ValueError):
+        raise ValueError(f"fmt must be a format spec for floats, got {fmt!r}. Try fmt='.2f' "
+                         "or fmt='.0%'.") from None
     ax = _new_axes(ax, figsize=(1.0 + 0.7 * acc.shape[1], 0.8 + 0.5 * acc.shape[0]))
     lo, hi = 0.0, 1.0
     ax.imshow(
@@ -299,7 +317,7 @@ def plot_projection_rate(
     else:
         values = _as_array(rates, "rates", 1)
         keys = list(range(len(values)))
-    if ((values < 0) | (values > 1)).any():
+    if ((values < 0) | (values > 1) | ~np.isfinite(values)).any():
         raise ValueError(f"rates must be fractions in [0, 1], got {values.tolist()}. "
                          "Pass projected steps / all steps, e.g. AGEMPlugin.projection_rates.")
     ax = _new_axes(ax)
