@@ -544,3 +544,23 @@ def test_a_fault_in_a_callback_closes_bars_and_restores_the_model_modes(event, e
     assert open_bars() == 0
     strategy.plugins.pop(0)
     strategy.train(stream[1])  # and the strategy still trains
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"si_lambda": -1.0}, ValueError, r"si_lambda must be a finite number >= 0, got -1.0"),
+        ({"si_lambda": "1"}, TypeError, r"si_lambda must be a finite number >= 0, got '1'"),
+        ({"si_lambda": 1.0, "eps": 0}, ValueError, r"eps must be a finite number > 0, got 0"),
+        ({"si_lambda": 1.0, "clip_to": float("inf")}, ValueError,
+         r"clip_to must be a finite number > 0, got inf"),
+        ({"si_lambda": 1.0, "excluded_parameters": "output"}, TypeError,  # not letter by letter
+         r"excluded_parameters must be a sequence of parameter-name prefixes \(str\), got "
+         r"'output'\. Write excluded_parameters=\('output',\)"),
+        ({"si_lambda": 1.0, "excluded_parameters": [3]}, TypeError,
+         r"excluded_parameters must be a sequence .* got \[3\]"),
+    ],
+)
+def test_si_plugin_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SynapticIntelligencePlugin(**kwargs)

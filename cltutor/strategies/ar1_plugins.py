@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cltutor._checks import check_number
 from cltutor.callbacks import SupervisedPlugin
 
 __all__ = ["cwr_consolidate", "CWRStarPlugin", "SynapticIntelligencePlugin"]
@@ -201,6 +202,16 @@ class SynapticIntelligencePlugin(SupervisedPlugin):
         eps: float = 1e-7,
         clip_to: float = 1e-3,
     ) -> None:
+        check_number("si_lambda", si_lambda, "Try si_lambda=1.0, or 0 for no penalty.", low=0)
+        check_number("eps", eps, "Try eps=1e-7.", low=0, low_open=True)
+        check_number("clip_to", clip_to, "Try clip_to=0.001.", low=0, low_open=True)
+        if isinstance(excluded_parameters, str) or not all(
+            isinstance(e, str) for e in excluded_parameters
+        ):  # a str would be read letter by letter
+            raise TypeError(
+                f"excluded_parameters must be a sequence of parameter-name prefixes (str), got "
+                f"{excluded_parameters!r}. Write excluded_parameters=('output',)."
+            )
         self.si_lambda, self.eps, self.clip_to = si_lambda, eps, clip_to
         self.excluded_parameters = tuple(excluded_parameters)
         self.importance: dict[str, Tensor] = {}
