@@ -249,7 +249,11 @@ class Naive:
         eval_streams: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, float]:
-        """Train on one experience or a list of them, in order; return the last metrics."""
+        """Train on one experience or a list of them, in order; return the last metrics.
+
+        Each experience's first minibatch is checked against the model before any update
+        (:func:`~cltutor.strategies.arguments.first_forward`).
+        """
         experiences, self._eval_streams = train_inputs(experiences, eval_streams, self.eval_every)
         self._build_dispatch()
         self.is_training = True
@@ -327,8 +331,7 @@ class Naive:
 
     def _first_forward(self) -> Tensor:
         """``forward()``, and a check that the data fits the model (labels, shape, dtype)."""
-        output = first_forward(self)
-        self._checked = True
+        output, self._checked = first_forward(self), True
         return output
 
     def criterion(self) -> Tensor:
