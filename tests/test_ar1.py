@@ -363,6 +363,8 @@ def test_ar1_beats_naive_on_split_digits():
          r"freeze_below_layer='end_features.5' names no layer of the model"),
         ({"latent_layer_num": 3}, ValueError,  # every block below the cut: end_features is
          r"freeze_below_layer='end_features' names no layer .* lat_features.3.bn, output\.$"),
+        ({"model": _LabelLatent(4), "num_classes": 10}, ValueError,
+         r"num_classes must be None or the model's 4 outputs when a model is given, got 10"),
         # N20 for AR1: one plugin, not in a list
         ({"plugins": ReplayPlugin(mem_size=10)}, TypeError,
          r"plugins must be a list of plugins, got a single ReplayPlugin"),

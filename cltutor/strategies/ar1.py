@@ -175,7 +175,7 @@ class AR1(Naive):
                 check_ar1_model(LatentReplayNet(latent_layer_num=latent_layer_num),
                                 freeze_below_layer)
         else:
-            check_ar1_model(model, freeze_below_layer)
+            check_ar1_model(model, freeze_below_layer, num_classes)
         net = model if model is not None else NotBuiltNet()
         si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
         self.cwr_plugin = CWRStarPlugin("output")

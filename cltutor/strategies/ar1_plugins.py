@@ -276,8 +276,9 @@ class NotBuiltNet(nn.Module):
         )
 
 
-def check_ar1_model(model: Any, freeze_below_layer: str) -> None:
-    """``model`` has AR1's three parts and ``freeze_below_layer`` names one of its layers."""
+def check_ar1_model(model: Any, freeze_below_layer: str, num_classes: int | None = None) -> None:
+    """``model`` has AR1's three parts, ``freeze_below_layer`` names one of its layers and
+    ``num_classes`` (when given) is its number of outputs."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module or None, got {type(model).__name__}.")
     parts = {"lat_features": nn.Module, "end_features": nn.Module, "output": nn.Linear}
@@ -289,6 +290,12 @@ def check_ar1_model(model: Any, freeze_below_layer: str) -> None:
                 f"{type(getattr(model, name, None)).__name__}. Use model=None to get a "
                 "LatentReplayNet."
             )
+    outputs = model.output.out_features
+    if num_classes is not None and num_classes != outputs:
+        raise ValueError(
+            f"num_classes must be None or the model's {outputs} outputs when a model is given, "
+            f"got {num_classes}. Leave num_classes=None, or give a model with {num_classes}."
+        )
     name = freeze_below_layer
     if not any(n == name or n.startswith(name + ".") for n, _ in model.named_parameters()):
         layers = dict.fromkeys(n.rpartition(".")[0] for n, _ in model.named_parameters())
