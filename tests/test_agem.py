@@ -239,6 +239,14 @@ def test_agem_strategy_wires_the_plugin_after_user_plugins():
         7, 5)
 
 
+def test_agem_seed_is_checked():
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*64 - 1\] or None, "
+                                         r"got -1"):
+        AGEMPlugin(patterns_per_experience=5, sample_size=4, seed=-1)
+    with pytest.raises(TypeError, match=r"seed must be an int or None, got True"):
+        AGEMPlugin(patterns_per_experience=5, sample_size=4, seed=True)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

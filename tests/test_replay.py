@@ -160,6 +160,12 @@ def test_replay_beats_naive_on_split_digits():
      r"train_mb_size"),
     (lambda: ReplayPlugin(task_balanced_dataloader="yes"), TypeError,
      r"task_balanced_dataloader must be True or False, got 'yes'"),
+    (lambda: ReplayPlugin(task_balanced_dataloader=1), TypeError,  # R6: strict bool
+     r"task_balanced_dataloader must be True or False, got 1"),
+    (lambda: ReplayPlugin(mem_size=True), ValueError,
+     r"mem_size must be a positive int, got True"),
+    (lambda: ReplayPlugin(batch_size=float("inf")), ValueError,
+     r"batch_size must be a positive int or None, got inf"),
     (lambda: Replay(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1),
                     seed="0"), TypeError,
      r"seed must be an int or None, got '0'"),
