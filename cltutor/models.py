@@ -168,13 +168,13 @@ class BatchRenorm2D(nn.Module):
     num_features : int
         Channels ``C``.
     eps : float, default 1e-5
-        Added to the batch variance before the square root.
+        Added to the batch variance before the square root (> 0).
     momentum : float, default 0.01
-        Update rate of the running statistics (AR1's ``init_update_rate``).
+        Update rate of the running statistics (AR1's ``init_update_rate``), in [0, 1].
     r_max, d_max : float, default 1.0 and 0.0
-        Starting clamp limits.
+        Starting clamp limits, in [1, max_r_max] and [0, max_d_max].
     max_r_max, max_d_max : float, default 1.25 and 0.5
-        Where the limits stop growing.
+        Where the limits stop growing (>= 1 and >= 0).
     inc_step : float, default 4.1e-5
         Growth of both limits per training sample.
     init_from_first_batch : bool, default True

@@ -105,7 +105,8 @@ class AR1(Naive):
         ``model(x) == output(end_features(lat_features(x)))``. None builds a
         ``LatentReplayNet`` at the first experience, from its input shape.
     num_classes : int, optional
-        Outputs of the built network; None counts the classes of the stream.
+        Outputs of the built network; None counts the classes of the stream. With
+        ``model`` it must be None or the model's number of outputs.
     inc_lr : float, optional
         Learning rate after the first experience; None keeps ``lr`` (Avalanche's
         5e-5 suits a pretrained network, not one trained from scratch).
