@@ -113,3 +113,14 @@ def test_u24_herding_buffer_with_a_model_for_other_inputs():
 def test_make_storage_policy_names_mem_size(mem_size):
     with pytest.raises(ValueError, match=r"mem_size must be a positive int, got .* Use mem_size"):
         make_storage_policy("class", mem_size)
+
+
+def test_u19_parametric_groups_without_a_slot_warn_by_their_name():
+    buf = ParametricBuffer(3, groupby="class", seed=0)
+    with pytest.warns(UserWarning, match=r"ParametricBuffer\(max_size=3\) has no slot for classes "
+                      r"\[3, 4\]: 5 classes share 3 slots.*at least one slot per class\)"):
+        feed(buf, make_exp([0, 1, 2, 3, 4], 2))
+    buf = ParametricBuffer(1, groupby="task", seed=0)
+    feed(buf, make_exp([0], 2, t=0))
+    with pytest.warns(UserWarning, match=r"no slot for tasks \[1\].*one slot per task\)"):
+        feed(buf, make_exp([0], 2, 1, 10, t=1))

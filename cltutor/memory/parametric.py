@@ -86,6 +86,12 @@ class ParametricBuffer(BalancedExemplarsBuffer):
         self.groupby = groupby
         self.selection_strategy = selection_strategy
 
+    @property
+    def _group_noun(self) -> tuple[str, str]:
+        """How the warning about groups without a slot names them."""
+        return (self.groupby, f"{self.groupby}es" if self.groupby == "class" else
+                f"{self.groupby}s") if self.groupby else ("group", "groups")
+
     def _group_keys(self, data: ClassificationDataset) -> Tensor:
         return _GROUP_KEYS[self.groupby](self, data)
 
