@@ -56,7 +56,9 @@ def error_html(err: BaseException, note: str = "") -> str:
 def guarded(action: Callable[[], Any], status: W.HTML,
             controls: Sequence[W.Widget] = (), note: str = "") -> Callable[..., None]:
     """``action`` as a widget handler: any exception goes to ``status``, ``controls`` are
-    enabled again (so that a failed run never leaves a button disabled)."""
+    enabled again (so that a failed run never leaves a button disabled). Pass
+    ``lambda: self.method()`` to look the method up at each call, so that a replaced
+    method (a student's, or a test's) is the one that runs."""
     def handler(*_: Any) -> None:
         try:
             action()

@@ -153,7 +153,7 @@ class BufferExplorer:
         self.counts: list[dict[int, int]] = []
         for control in (self.mem_size_control, self.policy_control, self.groupby_control,
                         self.selection_control):
-            control.observe(ctl.guarded(self.rebuild, self.text), names="value")
+            control.observe(ctl.guarded(lambda: self.rebuild(), self.text), names="value")
         self.step_button.on_click(ctl.guarded(self.step, self.text))
         self.play_button.on_click(ctl.guarded(self.play, self.text))
         self.reset_button.on_click(ctl.guarded(self.reset, self.text))
