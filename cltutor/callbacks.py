@@ -156,3 +156,12 @@ class SupervisedPlugin:
 
     def after_eval(self, strategy: Any, **kwargs: Any) -> None:
         """End of ``eval()``."""
+
+    # -- not an event of the loop: the clean-up after a fault ----------------------
+    def on_exception(self, strategy: Any, exception: BaseException) -> None:
+        """An exception or KeyboardInterrupt stopped ``train()`` or ``eval()``.
+
+        Close what the plugin opened (a progress bar, a file); the strategy then puts
+        the model's modes back and re-raises ``exception``. Called for every plugin,
+        possibly more than once for one fault (a nested ``eval()`` cleans up first).
+        """

@@ -523,8 +523,6 @@ def open_bars():
         bar.close()
 
 
-# Naive.train()/eval() in base.py have no try/finally yet: AR1 inherits the fix from there.
-@pytest.mark.xfail(reason="needs try/finally in Naive.train() and eval() (base.py)", strict=False)
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()],
                          ids=["error", "ctrl-c"])
 @pytest.mark.parametrize("event", ["before_forward", "after_eval_forward"])

@@ -202,3 +202,11 @@ class InteractiveLogger(TextLogger):
             self._eval_bar.close()
             self._eval_bar = None
         self.flush()
+
+    def on_exception(self, strategy: Any, exception: BaseException) -> None:
+        """Close any open bar, so an interrupted run leaves none behind."""
+        for bar in (self._train_bar, self._eval_bar):
+            if bar is not None:
+                bar.close()
+        self._train_bar = self._eval_bar = None
+        self._pending = {}

@@ -22,7 +22,7 @@ Where cltutor differs from Avalanche (see the reference, section 4):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -40,7 +40,7 @@ from cltutor.strategies.ar1_plugins import (
     check_ar1_model,
 )
 from cltutor.strategies.arguments import check_plugins
-from cltutor.strategies.base import Naive, as_experiences
+from cltutor.strategies.base import Naive
 
 __all__ = ["AR1", "ar1_minibatch_sizes"]
 
@@ -242,32 +242,11 @@ class AR1(Naive):
         return self.rm_z[: self.n_memory], self.rm_y[: self.n_memory]
 
     # -- building the network lazily, from the seed --------------------------------
-    def train(self, experiences: Experience | Sequence[Experience], eval_streams: Any = None,
-              **kwargs: Any) -> dict[str, float]:
-        """Naive's ``train()``; with ``seed``, the global generators are seeded inside it."""
-        experiences = as_experiences(experiences, "experiences")
-        with self._seeded_global_rng():
-            if isinstance(self.model, NotBuiltNet):
-                self._build_model(experiences[0])
-            return super().train(experiences, eval_streams, **kwargs)
-
-    @contextlib.contextmanager
-    def _seeded_global_rng(self) -> Iterator[None]:
-        """Torch's global CPU (and this device's CUDA) generator seeded from ``seed`` inside,
-        put back as it was after; untouched when ``seed=None``. Weight initialisation and
-        dropout draw from them: with this, ``seed=`` alone reproduces a run."""
-        seed = self._next_seed()
-        if seed is None:
-            yield
-            return
-        gpu = []
-        if self.device.type == "cuda":  # "cuda" without an index is the current device
-            gpu = [torch.cuda.current_device() if self.device.index is None else self.device.index]
-        with torch.random.fork_rng(devices=gpu):
-            torch.default_generator.manual_seed(seed)
-            for index in gpu:
-                torch.cuda.default_generators[index].manual_seed(seed)
-            yield
+    def _setup_model(self, experience: Experience) -> None:
+        """Build the network from the first experience, if not given (``train()`` calls
+        this inside the generators seeded from ``seed``)."""
+        if isinstance(self.model, NotBuiltNet):
+            self._build_model(experience)
 
     def _build_model(self, experience: Experience) -> None:
         x, _, _ = experience.dataset.get_batch(torch.arange(1))  # (1, C, H, W)

@@ -60,61 +60,17 @@ from cltutor.strategies.arguments import (
     resolve_device,
     train_inputs,
 )
+from cltutor.strategies.clock import (
+    Clock,
+    PeriodicEval,
+    after_fault,
+    model_modes,
+    restore_modes,
+    seed_global_rng,
+    seeded_global_rng,
+)
 
 __all__ = ["Naive", "Clock", "as_experiences"]
-
-
-class Clock(SupervisedPlugin):
-    """Counts iterations, epochs and experiences. Runs after every other plugin."""
-
-    def __init__(self) -> None:
-        self.train_iterations = 0  # all training iterations so far
-        self.train_exp_counter = 0  # finished training experiences
-        self.train_exp_epochs = 0  # epochs finished in the current experience
-        self.train_exp_iterations = 0  # iterations in the current experience
-        self.train_epoch_iterations = 0  # iterations in the current epoch
-        self.total_iterations = 0  # training and eval iterations
-
-    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        self.train_exp_epochs = 0
-        self.train_exp_iterations = 0
-
-    def before_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
-        self.train_epoch_iterations = 0
-
-    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        self.train_epoch_iterations += 1
-        self.train_exp_iterations += 1
-        self.train_iterations += 1
-        self.total_iterations += 1
-
-    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
-        self.train_exp_epochs += 1
-
-    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        self.train_exp_counter += 1
-
-    def after_eval_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        self.total_iterations += 1
-
-
-class _PeriodicEval(SupervisedPlugin):
-    """Evaluates ``eval_streams`` during ``train()`` as ``eval_every`` asks (reference 6.4)."""
-
-    def __init__(self, eval_every: int) -> None:
-        self.eval_every = eval_every
-
-    def before_training(self, strategy: Any, **kwargs: Any) -> None:
-        strategy._periodic_eval()
-
-    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
-        if self.eval_every > 0 and strategy.clock.train_exp_epochs % self.eval_every == 0:
-            strategy._periodic_eval()
-
-    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        last_epoch = strategy.train_epochs - 1
-        if self.eval_every == 0 or last_epoch % self.eval_every != 0:
-            strategy._periodic_eval()
 
 
 class Naive:
@@ -139,7 +95,9 @@ class Naive:
         -1: no evaluation inside ``train()``; 0: after each experience;
         k > 0: every k epochs (and at the end of each experience).
     seed : int, optional
-        Seeds the shuffling of minibatches; None draws from torch's global generator.
+        Seeds the shuffling of minibatches, and torch's global generators inside each
+        ``train()`` (dropout, lazily built weights), which are put back as they were
+        after it: ``seed=`` alone reproduces a run. None: torch's global generator.
 
     Examples
     --------
@@ -194,7 +152,7 @@ class Naive:
     # -- dispatch ----------------------------------------------------------------
     def _all_plugins(self) -> list[SupervisedPlugin]:
         """User plugins, the evaluator and its loggers, the periodic eval, the clock last."""
-        extra = [_PeriodicEval(self.eval_every)] if self.eval_every > -1 else []
+        extra = [PeriodicEval(self.eval_every)] if self.eval_every > -1 else []
         return [*self.plugins, self.evaluator, *self.evaluator.loggers, *extra, self.clock]
 
     def _build_dispatch(self) -> None:
@@ -255,16 +213,30 @@ class Naive:
         (:func:`~cltutor.strategies.arguments.first_forward`).
         """
         experiences, self._eval_streams = train_inputs(experiences, eval_streams, self.eval_every)
-        self._build_dispatch()
-        self.is_training = True
-        self.model.train()
-        self.model.to(self.device)
-        self._fire("before_training", **kwargs)
-        for self.experience in experiences:
-            self._train_exp(**kwargs)
-        self._fire("after_training", **kwargs)
+        with seeded_global_rng(self._next_seed(), self.device):  # weights, dropout
+            self._setup_model(experiences[0])
+            modes = model_modes(self.model)
+            self._build_dispatch()
+            self.is_training = True
+            self.model.train()
+            self.model.to(self.device)
+            try:
+                self._fire("before_training", **kwargs)
+                for i, self.experience in enumerate(experiences):
+                    if i:  # as if train() were called again: train(stream) == train(exp) x n
+                        seed_global_rng(self._next_seed(), self.device)
+                    self._train_exp(**kwargs)
+                self._fire("after_training", **kwargs)
+            except BaseException as error:  # KeyboardInterrupt too: close bars, put modes back
+                after_fault(self._all_plugins(), self, error, modes)
+                self._reset_state()
+                raise
         self._reset_state()
         return self.evaluator.get_last_metrics()
+
+    def _setup_model(self, experience: Experience) -> None:
+        """Before training starts, inside the seeded generators: nothing here (AR1 builds
+        its network from the first experience)."""
 
     def _train_exp(self, **kwargs: Any) -> None:
         self._checked = False  # the first minibatch goes through first_forward
@@ -352,11 +324,16 @@ class Naive:
         self.is_training = False
         self.model.eval()
         self.current_eval_stream = experiences[0].origin_stream
-        self._fire("before_eval", **kwargs)
-        for self.experience in experiences:
-            self._eval_exp(**kwargs)
-        self._fire("after_eval", **kwargs)
-        self._restore_train_state(saved)
+        try:
+            self._fire("before_eval", **kwargs)
+            for self.experience in experiences:
+                self._eval_exp(**kwargs)
+            self._fire("after_eval", **kwargs)
+        except BaseException as error:  # KeyboardInterrupt too: close bars, put modes back
+            after_fault(self._all_plugins(), self, error, saved["_modes"])
+            raise
+        finally:
+            self._restore_train_state(saved)
         return self.evaluator.get_last_metrics()
 
     def _eval_exp(self, **kwargs: Any) -> None:
@@ -385,13 +362,12 @@ class Naive:
 
     def _save_train_state(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self._TRAIN_STATE}
-        state["_modes"] = [(m, m.training) for m in self.model.modules()]
+        state["_modes"] = model_modes(self.model)
         state["_dispatch"] = getattr(self, "_dispatch", None)
         return state
 
     def _restore_train_state(self, state: dict[str, Any]) -> None:
-        for module, mode in state.pop("_modes"):
-            module.train(mode)
+        restore_modes(state.pop("_modes"))
         dispatch = state.pop("_dispatch")
         if dispatch is not None:
             self._dispatch = dispatch

@@ -212,6 +212,9 @@ class LivePlotLogger(BaseLogger):
         self._inside_train = False
         self._maybe_redraw(final=True)
 
+    def on_exception(self, strategy: Any, exception: BaseException) -> None:
+        self._inside_train = False  # the next eval() outside training redraws at once
+
     # -- drawing -------------------------------------------------------------------
     def _maybe_redraw(self, final: bool = False) -> None:
         """Redraw what changed: at the end of a call (``final``) now, otherwise only once
