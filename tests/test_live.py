@@ -221,3 +221,26 @@ def test_outside_a_kernel_nothing_is_displayed(capsys):
     live.redraw()
     assert capsys.readouterr().out == ""
     assert live.view.shown == 1
+
+
+def test_a_logger_reused_from_an_earlier_cell_starts_clean(bench):
+    """Run a cell twice that builds a new evaluator around the same logger: the second
+    run's curves are those of a fresh logger, and its figure goes to the running cell."""
+    live = LivePlotLogger(min_interval=0)
+    for _ in range(2):  # the cell, run twice
+        strategy = make_strategy(live)
+        strategy.train(bench.train_stream[0])
+        strategy.eval(bench.test_stream[:2])
+        live.view._handle = "the first cell's display"  # what a kernel would hold
+        first_history = dict(live.history)
+    fresh = LivePlotLogger(min_interval=0)
+    strategy = make_strategy(fresh)
+    strategy.train(bench.train_stream[0])
+    strategy.eval(bench.test_stream[:2])
+    assert live.history == fresh.history == first_history  # not doubled
+    assert live.boundaries == fresh.boundaries and len(live.boundaries) == 1
+    assert live.redraws == fresh.redraws == 2
+
+    new_evaluator = EvaluationPlugin(loggers=[live])
+    assert live.evaluator is new_evaluator and live.history == {} and live.boundaries == []
+    assert live.view._handle is None  # the next drawing opens in the cell that runs now

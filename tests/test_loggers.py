@@ -113,3 +113,16 @@ def test_progress_bar_is_redrawn_at_most_every_mininterval():
     assert "0/1000" in throttled  # the bar is drawn when it opens
     counts = {int(m) for m in re.findall(r"(\d+)/1000", throttled)}
     assert counts == {0}  # and not again before it closes
+
+
+def test_an_interactive_logger_given_to_a_new_evaluator_closes_its_bars_and_forgets():
+    from tqdm import tqdm
+
+    logger = InteractiveLogger(file=io.StringIO())
+    EvaluationPlugin(loggers=[logger])
+    logger._train_bar = tqdm(total=3, file=io.StringIO())
+    logger._pending = {"Top1_Acc_Epoch/train_phase/train_stream/Task000": 0.5}
+    second = EvaluationPlugin(loggers=[logger])
+    assert logger.evaluator is second
+    assert logger._train_bar is None and logger._pending == {}
+    assert not [bar for bar in tqdm._instances if not bar.disable and bar.total == 3]

@@ -6,6 +6,8 @@ in the documented order, as Naive fires them), with hand-computed expectations.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +219,39 @@ def test_naive_with_default_and_no_evaluator(capsys):
             assert expected in res
     assert "Top1_Acc_Exp 0." in capsys.readouterr().out
 
+
+
+def test_an_evaluator_given_to_a_second_strategy_starts_clean():
+    from cltutor import SimpleMLP, SplitDigits, TextLogger
+    from cltutor.strategies.base import Naive
+
+    bm = SplitDigits(n_experiences=5, seed=0)
+    text = TextLogger(io.StringIO())
+    evaluator = EvaluationPlugin(accuracy_metrics(stream=True), loggers=[text])
+
+    def run(n_exps, evaluator=evaluator):
+        model = SimpleMLP(num_classes=10, input_size=64, hidden_size=16, drop_rate=0.0)
+        strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.1), train_mb_size=32,
+                         evaluator=evaluator, device="cpu", seed=0)
+        for exp in bm.train_stream[:n_exps]:
+            strategy.train(exp)
+            strategy.eval(bm.test_stream)
+        return strategy
+
+    def measured_rows(ev):
+        return int((~np.isnan(ev.accuracy_matrix)).any(axis=1).sum())
+
+    torch.manual_seed(0)
+    first = run(3)
+    assert measured_rows(evaluator) == 3  # one strategy: rows accumulate
+    text._pending = {"left over": 1.0}
+    torch.manual_seed(1)
+    run(1)  # a cell run again: the same evaluator, a new strategy
+    fresh = EvaluationPlugin(accuracy_metrics(stream=True))
+    torch.manual_seed(1)
+    run(1, fresh)
+    assert measured_rows(evaluator) == 1
+    np.testing.assert_array_equal(evaluator.accuracy_matrix, fresh.accuracy_matrix)
+    assert evaluator.get_all_metrics() == fresh.get_all_metrics()
+    assert "left over" not in text._pending
+    assert first.evaluator is evaluator

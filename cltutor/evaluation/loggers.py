@@ -47,6 +47,16 @@ class BaseLogger(SupervisedPlugin):
 
     evaluator: Any = None
 
+    def attach(self, evaluator: Any) -> None:
+        """Report to ``evaluator`` (its constructor calls this). A logger given to a second
+        evaluator, say one re-used from an earlier notebook cell, starts clean."""
+        if self.evaluator is not None and self.evaluator is not evaluator:
+            self.reset()
+        self.evaluator = evaluator
+
+    def reset(self) -> None:
+        """Forget what was logged so far (nothing here; subclasses clear their state)."""
+
     def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
         """Called with ``{name: value}`` whenever the evaluator emits values."""
 
@@ -92,6 +102,9 @@ class TextLogger(BaseLogger):
 
     def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
         self._pending.update(metrics)
+
+    def reset(self) -> None:
+        self._pending = {}
 
     def _format(self, metrics: dict[str, float]) -> list[str]:
         return [f"{name} = {value:.4f}" for name, value in metrics.items()]
@@ -205,8 +218,11 @@ class InteractiveLogger(TextLogger):
 
     def on_exception(self, strategy: Any, exception: BaseException) -> None:
         """Close any open bar, so an interrupted run leaves none behind."""
-        for bar in (self._train_bar, self._eval_bar):
+        self.reset()
+
+    def reset(self) -> None:
+        for bar in (getattr(self, "_train_bar", None), getattr(self, "_eval_bar", None)):
             if bar is not None:
                 bar.close()
         self._train_bar = self._eval_bar = None
-        self._pending = {}
+        super().reset()

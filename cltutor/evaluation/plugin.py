@@ -21,6 +21,7 @@ strategy dispatches their callbacks itself, right after the evaluator's.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,8 +116,14 @@ class EvaluationPlugin(SupervisedPlugin):
         levels = {level for _, level in self._heads}
         self._per_minibatch, self._per_epoch = "minibatch" in levels, "epoch" in levels
         self._active_callbacks = self._needed_callbacks()
+        self._strategy: weakref.ref | None = None  # the strategy it belongs to
+        self.reset()
         for lg in self.loggers:
-            lg.evaluator = self
+            lg.attach(self)
+
+    def reset(self) -> None:
+        """Forget everything recorded (accuracy matrix, histories, last values), and reset
+        the loggers. Done by itself when a second strategy is given this evaluator."""
         self._cells: dict[str, dict[tuple[int, int], _Cell]] = defaultdict(dict)
         # name -> (training iterations at emission, values)
         self._history: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -125,6 +132,15 @@ class EvaluationPlugin(SupervisedPlugin):
         self._train_scope = ""
         self._train_tally, self._eval_tally = Tally(), Tally()
         self._stream_totals: dict[str, StreamTotals] = {}  # this eval(), by stream name
+        for lg in self.loggers:
+            lg.reset()
+
+    def attach(self, strategy: Any) -> None:
+        """Belong to ``strategy`` (its constructor calls this). An evaluator re-used from an
+        earlier run, say a notebook cell run again, starts clean instead of mixing runs."""
+        if self._strategy is not None and self._strategy() is not strategy:
+            self.reset()
+        self._strategy = weakref.ref(strategy)
 
     @staticmethod
     def _check_metrics(metrics: tuple[Any, ...]) -> list[Metric]:

@@ -145,6 +145,7 @@ class Naive:
         self._rng = make_generator(seed)
         self.plugins = check_plugins(plugins)
         self.evaluator = make_evaluator(evaluator)
+        self.evaluator.attach(self)  # re-used from another strategy: it starts clean
         self.clock = Clock()
         self.model.to(self.device)
         self._reset_state()

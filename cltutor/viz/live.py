@@ -83,6 +83,10 @@ class FigureView:
         self.shown = 0
         self._handle: Any = None
 
+    def reset(self) -> None:
+        """Without an ``output`` widget, the next :meth:`show` displays in the running cell."""
+        self._handle = None
+
     def show(self, fig: Figure) -> None:
         """Display ``fig`` (first call) or replace what the last call displayed."""
         self.shown += 1
@@ -162,9 +166,15 @@ class LivePlotLogger(BaseLogger):
         self.figure = Figure(figsize=figsize)
         self.ax = self.figure.add_subplot()
         self.figure.subplots_adjust(left=0.11, right=0.83, bottom=0.15, top=0.9)  # legend right
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the curves, and show the next drawing in the cell that runs then (not
+        in the cell of an earlier run): done by itself when given to a new evaluator."""
         self.history: dict[int, list[tuple[int, float]]] = {}
         self.boundaries: list[int] = []
         self.redraws = 0
+        self.view.reset()
         self._last_trained_exp: int | None = None  # its current_experience: the row of A
         self._inside_train = False  # inside train(): an eval() there is a periodic one
         self._changed_since_redraw = False  # recorded something not drawn yet
