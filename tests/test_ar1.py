@@ -564,3 +564,20 @@ def test_a_fault_in_a_callback_closes_bars_and_restores_the_model_modes(event, e
 def test_si_plugin_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         SynapticIntelligencePlugin(**kwargs)
+
+
+def test_the_latent_memory_holds_only_what_it_stores_even_for_a_huge_rm_sz():
+    stream = _stream([40, 40])
+    strategy = _ar1(rm_sz=10**12)
+    strategy.train(stream[0])
+    z, y = strategy.rm
+    assert strategy.n_memory == 40 and strategy.rm_z.shape[0] == 40 == len(y)
+    strategy.train(stream[1])
+    assert strategy.n_memory == strategy.rm_z.shape[0] == 80
+
+
+def test_d12_an_empty_experience_is_refused_by_name_before_the_network_is_built():
+    empty = Experience(ClassificationDataset(torch.zeros(0, 1, 8, 8),
+                                             torch.zeros(0, dtype=torch.long)), 0)
+    with pytest.raises(ValueError, match=r"experiences must hold at least one row each"):
+        _ar1().train(empty)

@@ -221,10 +221,24 @@ def test_c26_huge_mem_size_costs_nothing(capsys):
     assert "Traceback" not in err and "accuracy matrix" in out
 
 
-def test_c26_an_allocation_that_cannot_succeed_exits_2_with_one_line(capsys):
-    """AR1 preallocates rm_sz latents: 10**12 of them cannot be allocated."""
-    err = error_line(capsys, "--strategy", "ar1", "--rm-sz", str(10**12), "--n-experiences", "2")
-    assert "needs more memory than the machine has" in err and "--rm-sz" in err
+def test_c26_huge_rm_sz_costs_nothing_either(capsys):
+    """AR1's latent memory also holds only what it stores."""
+    code, out, err = run_cli(capsys, "--strategy", "ar1", "--rm-sz", str(10**12),
+                             "--n-experiences", "2")
+    assert code == 0, err
+    assert "Traceback" not in err and "accuracy matrix" in out
+
+
+def test_c26_an_allocation_that_cannot_succeed_exits_2_with_one_line(capsys, monkeypatch):
+    import cltutor.__main__ as cli
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 256000000000000 bytes.")
+
+    monkeypatch.setattr(cli, "run_experiment", out_of_memory)
+    err = error_line(capsys, "--strategy", "replay", "--mem-size", "500")
+    assert "needs more memory than the machine has" in err and "--mem-size" in err
 
 
 @pytest.mark.parametrize("option", [["--groupby", "class"], ["--selection", "herding"]])

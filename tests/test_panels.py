@@ -278,7 +278,7 @@ def test_w14_a_model_for_other_inputs_is_reported_in_the_status_line(bench):
     assert "input_size=64" in explorer.text.value
 
 
-def test_w25_a_failing_refresh_is_shown_and_says_the_plot_is_stale(task_bench, monkeypatch):
+def test_w25_a_failing_refresh_is_shown_and_the_controls_go_back(task_bench, monkeypatch):
     from cltutor.viz import panels
 
     inspector = LoaderInspector(task_bench)
@@ -289,7 +289,62 @@ def test_w25_a_failing_refresh_is_shown_and_says_the_plot_is_stale(task_bench, m
     monkeypatch.setattr(panels, "make_loader", broken)
     inspector.batch_size_control.value = 16  # the observer must not raise
     assert "RuntimeError: the loader broke" in inspector.text.value
-    assert "still those of the last setting that worked" in inspector.text.value
+    assert "The controls are back at the last setting that worked" in inspector.text.value
+    assert inspector.batch_size_control.value == 32
     monkeypatch.undo()
     inspector.reshuffle_button.click()
     assert "error" not in inspector.text.value  # the next good refresh clears it
+
+
+def test_w18_w19_a_loader_that_fails_puts_the_dropdown_back_and_all_agree(task_bench,
+                                                                          monkeypatch):
+    """The dropdown, the loader, the plotted batches and the summary describe one loader."""
+    from cltutor.viz import panels
+
+    inspector = LoaderInspector(task_bench, kind="batch")
+    real = panels.make_loader
+
+    def task_balanced_breaks(kind, *args, **kwargs):
+        if kind == "task-balanced":
+            raise ValueError("task-balanced needs task labels")
+        return real(kind, *args, **kwargs)
+
+    monkeypatch.setattr(panels, "make_loader", task_balanced_breaks)
+    inspector.kind_control.value = "replay"
+    inspector.kind_control.value = "task-balanced"
+    assert "ValueError: task-balanced needs task labels" in inspector.text.value
+    assert inspector.kind_control.value == "replay"  # back where it worked
+    assert type(inspector.loader).__name__ == "ReplayDataLoader"
+    assert inspector.summary.startswith("ReplayDataLoader")
+    assert not inspector.batch_size_mem_control.disabled  # as for the replay loader
+    fresh = LoaderInspector(task_bench, kind="replay")
+    assert inspector.composition == fresh.composition  # the figure's bars
+    inspector.kind_control.value = "batch"  # and the panel is still usable
+    assert inspector.summary.startswith("BatchLoader") and "error" not in inspector.text.value
+
+
+def test_w14_a_selection_that_fails_goes_back_and_the_buffer_matches_the_controls(bench):
+    from cltutor.models import SimpleMLP
+
+    explorer = BufferExplorer(bench, model=SimpleMLP(input_size=784), policy="parametric",
+                              selection="random", play_delay=0)
+    explorer.step_button.click()
+    explorer.step_button.click()
+    before = [dict(c) for c in explorer.counts]
+    explorer.selection_control.value = "herding"  # needs the model's features: fails
+    assert "SimpleMLP cannot compute features" in explorer.text.value
+    assert explorer.selection_control.value == "random"
+    assert explorer.counts == before and explorer.n_steps == 2
+    assert "selection='random'" in explorer.summary
+    explorer.mem_size_control.value = 50  # still usable
+    assert "mem_size=50" in explorer.summary and sum(explorer.counts[-1].values()) == 50
+
+
+def test_w14_a_step_that_fails_leaves_the_buffer_as_it_was(bench):
+    from cltutor.models import SimpleMLP
+
+    explorer = BufferExplorer(bench, model=SimpleMLP(input_size=784), policy="parametric",
+                              selection="herding", play_delay=0)
+    explorer.step_button.click()
+    assert "error:" in explorer.text.value
+    assert explorer.n_steps == 0 and len(explorer.policy.buffer) == 0

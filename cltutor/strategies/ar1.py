@@ -193,8 +193,8 @@ class AR1(Naive):
             eval_every=eval_every,
             seed=seed,
         )
-        self.rm_z: Tensor | None = None  # (rm_sz, C, h, w), allocated at the first update
-        self.rm_y: Tensor | None = None  # (rm_sz,)
+        self.rm_z: Tensor | None = None  # (n_memory, C, h, w), from the first update
+        self.rm_y: Tensor | None = None  # (n_memory,)
         self.n_memory = 0
         self.replay_mb_size = 0
         self._replay_slots: Tensor | None = None  # (iterations, replay_mb_size)
@@ -352,16 +352,15 @@ class AR1(Naive):
         fill = min(free, n)
         share = min(self.rm_sz // (i + 1), n)
         picked = torch.randperm(n, generator=self._rng)[: max(fill, share)]  # rows of data
-        slots = torch.arange(self.n_memory, self.n_memory + fill)
+        z, y = self._latents(data, picked)  # (k, C, h, w), (k,): computed and stored together
+        if self.rm_z is None:  # the memory holds what it stores, never rm_sz rows ahead
+            self.rm_z, self.rm_y = z[:0], y[:0]
+        self.rm_z = torch.cat([self.rm_z, z[:fill]])  # the first `fill` go to free slots
+        self.rm_y = torch.cat([self.rm_y, y[:fill]])
         if share > fill:  # too few free slots: overwrite random occupied ones for the rest
             replaced = torch.randperm(self.n_memory, generator=self._rng)[: share - fill]
-            slots = torch.cat([slots, replaced])
-        z, y = self._latents(data, picked)  # (k, C, h, w), (k,): computed and stored together
-        if self.rm_z is None:
-            self.rm_z = z.new_empty((self.rm_sz, *z.shape[1:]))
-            self.rm_y = y.new_empty(self.rm_sz)
-        slots = slots.to(self.device)
-        self.rm_z[slots], self.rm_y[slots] = z, y
+            replaced = replaced.to(self.device)
+            self.rm_z[replaced], self.rm_y[replaced] = z[fill:], y[fill:]
         self.n_memory += fill
 
     def _latents(self, data: Any, idx: Tensor) -> tuple[Tensor, Tensor]:

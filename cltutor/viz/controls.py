@@ -18,10 +18,10 @@ import ipywidgets as W
 from cltutor._checks import check_int_range
 
 __all__ = ["check_slider", "check_option", "check_two_experiences", "guarded", "error_html",
-           "STALE"]
+           "Reverting", "REVERTED"]
 
-#: The note after an error in a panel whose plot still shows the previous setting.
-STALE = " The plot and the loader are still those of the last setting that worked."
+#: The note after a control change that failed and was undone.
+REVERTED = " The controls are back at the last setting that worked."
 
 
 def check_slider(panel: str, control: str, value: Any, low: int, high: int, fix: str) -> None:
@@ -68,3 +68,55 @@ def guarded(action: Callable[[], Any], status: W.HTML,
                 control.disabled = False
 
     return handler
+
+
+class Reverting:
+    """The observer of a panel's controls: ``apply`` the new setting, or undo the change.
+
+    When ``apply`` fails, the error goes to ``status``, every control goes back to the
+    values of the last setting that worked, and ``apply`` runs again on them, so the
+    controls, the plot, the summary and what the panel built always agree (a dropdown
+    never shows one loader while the plot shows another).
+
+    Examples
+    --------
+    >>> width = W.IntSlider(value=3, min=1, max=10)
+    >>> status = W.HTML()
+    >>> def apply():
+    ...     if width.value > 5:
+    ...         raise ValueError("too wide")
+    >>> handler = Reverting(apply, status, [width])
+    >>> width.value = 8
+    >>> width.value, "too wide" in status.value
+    (3, True)
+    """
+
+    def __init__(self, apply: Callable[[], Any], status: W.HTML,
+                 controls: Sequence[W.ValueWidget]) -> None:
+        self.apply, self.status, self.controls = apply, status, list(controls)
+        self.good = [c.value for c in self.controls]  # the last setting that worked
+        self._undoing = False
+        for control in self.controls:
+            control.observe(self, names="value")
+
+    def __call__(self, *_: Any) -> None:
+        if self._undoing:
+            return
+        try:
+            self.apply()
+        except Exception as err:  # noqa: BLE001 -- a handler must never raise into the front end
+            self._undo()
+            self.status.value = error_html(err, REVERTED)
+        else:
+            self.good = [c.value for c in self.controls]
+
+    def _undo(self) -> None:
+        self._undoing = True
+        try:
+            for control, value in zip(self.controls, self.good, strict=True):
+                control.value = value
+            self.apply()  # the last good setting, built and drawn again
+        except Exception:  # noqa: BLE001 -- the first error is the one to show
+            pass
+        finally:
+            self._undoing = False

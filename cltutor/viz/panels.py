@@ -10,11 +10,11 @@ The strategy playground is :mod:`cltutor.viz.playground`.
 
 Each panel is a thin shell: its callbacks call plain methods (``step()``,
 ``refresh()``, ...) and functions that tests and notebooks call directly:
-:func:`loader_data`, :func:`make_loader` here, and :func:`buffer_history`,
-:func:`exemplar_positions`, ... of :mod:`cltutor.viz.summaries` (importable from
-here too). Only core ipywidgets are used, in a way that works with
-ipywidgets 7.7 (Colab) and 8. Figures are shown through
-:class:`~cltutor.viz.live.FigureView` (an ``Output`` cleared with ``wait=True``).
+:func:`buffer_history`, :func:`exemplar_positions`, :func:`loader_data`,
+:func:`make_loader`, ... of :mod:`cltutor.viz.summaries` (importable from here too).
+Only core ipywidgets are used, in a way that works with ipywidgets 7.7 (Colab) and 8.
+Figures are shown through :class:`~cltutor.viz.live.FigureView` (an ``Output``
+cleared with ``wait=True``).
 """
 
 from __future__ import annotations
@@ -24,21 +24,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import reduce
-from typing import Any
 
 import ipywidgets as W
 from matplotlib.figure import Figure
 from torch import nn
 
-from cltutor._checks import check_bool, check_int_range, check_number, check_seed
+from cltutor._checks import check_int_range, check_number, check_seed
 from cltutor.data import Benchmark, ClassificationDataset, Experience, SplitDigits
 from cltutor.memory import (
-    BatchLoader,
     ExemplarsBuffer,
-    GroupBalancedDataLoader,
-    GroupBalancedInfiniteDataLoader,
-    ReplayDataLoader,
-    TaskBalancedDataLoader,
     extract_features,
     make_storage_policy,
 )
@@ -50,10 +44,13 @@ from cltutor.viz.plots import (
     plot_exemplar_projection,
 )
 from cltutor.viz.summaries import (
+    LOADERS,
     batch_composition,
     buffer_history,
     buffer_summary,
     exemplar_positions,
+    loader_data,
+    make_loader,
 )
 
 __all__ = [
@@ -151,9 +148,9 @@ class BufferExplorer:
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.6))
         self.counts: list[dict[int, int]] = []
-        for control in (self.mem_size_control, self.policy_control, self.groupby_control,
-                        self.selection_control):
-            control.observe(ctl.guarded(lambda: self.rebuild(), self.text), names="value")
+        self.reverting = ctl.Reverting(lambda: self.rebuild(), self.text, [
+            self.mem_size_control, self.policy_control, self.groupby_control,
+            self.selection_control])
         self.step_button.on_click(ctl.guarded(self.step, self.text))
         self.play_button.on_click(ctl.guarded(self.play, self.text))
         self.reset_button.on_click(ctl.guarded(self.reset, self.text))
@@ -190,16 +187,21 @@ class BufferExplorer:
     def _rebuild_up_to(self, steps: int) -> None:
         parametric = self.policy_control.value == "parametric"
         self.groupby_control.disabled = self.selection_control.disabled = not parametric
-        self.policy = self.make_policy()
-        self.counts = buffer_history(self.policy, self.benchmark.train_stream[:steps])
+        policy = self.make_policy()
+        counts = buffer_history(policy, self.benchmark.train_stream[:steps])
+        self.policy, self.counts = policy, counts  # only once the whole history worked
         self.redraw()
 
     def step(self) -> None:
         """Give the buffer the next experience of the stream (nothing at the end)."""
         if self.n_steps < self.benchmark.n_experiences:
             exp = self.benchmark.train_stream[self.n_steps]
-            self.counts += buffer_history(self.policy, [exp])
-            self.redraw()
+            try:
+                self.counts += buffer_history(self.policy, [exp])
+                self.redraw()
+            except Exception:
+                self.rebuild()  # the buffer as it was before this step, drawn again
+                raise
 
     def play(self) -> None:
         """Step to the end of the stream, redrawing after each experience."""
@@ -243,52 +245,6 @@ class BufferExplorer:
 
 
 # -- loader inspector ------------------------------------------------------------------
-LOADERS = ("batch", "group-balanced", "task-balanced", "replay", "group-balanced-infinite")
-
-
-def loader_data(benchmark: Benchmark, step: int, mem_size: int, seed: int | None = None
-                ) -> tuple[ClassificationDataset, ClassificationDataset]:
-    """Experience ``step``'s data, and a memory of ``mem_size`` rows of the experiences before.
-
-    The memory is an ``ExperienceBalancedBuffer``: equal room for each past experience.
-    """
-    ctl.check_two_experiences(benchmark, "loader_data")
-    check_int_range("step", step, 1, benchmark.n_experiences - 1,
-                    "The memory holds the experiences before step: try step=2.")
-    memory = make_storage_policy("experience", mem_size, seed=seed)
-    buffer_history(memory, benchmark.train_stream[:step])
-    return benchmark.train_stream[step].dataset, memory.buffer
-
-
-def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDataset,
-                batch_size: int = 32, batch_size_mem: int = 32, oversample: bool = False,
-                seed: int | None = None) -> Any:
-    """The loader ``kind`` over current ``data`` and replay ``memory``.
-
-    "batch": plain minibatches of data and memory concatenated; "group-balanced":
-    data and memory as two groups; "task-balanced": one group per task label;
-    "replay": ``batch_size`` data rows then ``batch_size_mem`` memory rows;
-    "group-balanced-infinite": endless random batches, ``batch_size`` per group.
-    ``oversample`` cycles the small groups (the memory) where the loader can.
-    """
-    check_bool("oversample", oversample)
-    both = data.concat(memory)
-    builders = {
-        "batch": lambda: BatchLoader(both, batch_size, seed=seed),
-        "group-balanced": lambda: GroupBalancedDataLoader(
-            [data, memory], oversample, batch_size, seed=seed),
-        "task-balanced": lambda: TaskBalancedDataLoader(both, batch_size, oversample, seed=seed),
-        "replay": lambda: ReplayDataLoader(data, memory, oversample, batch_size, batch_size_mem,
-                                           seed=seed),
-        "group-balanced-infinite": lambda: GroupBalancedInfiniteDataLoader(
-            [data, memory], batch_size, seed=seed),
-    }
-    if kind not in builders:
-        raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}. "
-                         "Try kind=\"replay\".")
-    return builders[kind]()
-
-
 class LoaderInspector:
     """See what each minibatch of a loader is made of.
 
@@ -347,11 +303,11 @@ class LoaderInspector:
         self.text, self.out = W.HTML(), W.Output()
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.4))
-        for control in (self.kind_control, self.batch_size_control, self.batch_size_mem_control,
-                        self.oversample_control, self.mem_size_control, self.step_control,
-                        self.groupby_control, self.n_batches_control):
-            control.observe(ctl.guarded(self.refresh, self.text, note=ctl.STALE), names="value")
-        self.reshuffle_button.on_click(ctl.guarded(self.reshuffle, self.text, note=ctl.STALE))
+        self.reverting = ctl.Reverting(lambda: self.refresh(), self.text, [
+            self.kind_control, self.batch_size_control, self.batch_size_mem_control,
+            self.oversample_control, self.mem_size_control, self.step_control,
+            self.groupby_control, self.n_batches_control])
+        self.reshuffle_button.on_click(ctl.guarded(self.reshuffle, self.text))
         self.ui = W.VBox([
             W.HBox([self.kind_control, self.groupby_control, self.oversample_control]),
             W.HBox([self.batch_size_control, self.batch_size_mem_control]),
@@ -361,9 +317,13 @@ class LoaderInspector:
         self.refresh()
 
     def reshuffle(self) -> None:
-        """Draw another epoch (the next seed)."""
+        """Draw another epoch (the next seed); if that fails, the seed stays as it was."""
         self.seed += 1
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception:
+            self.seed -= 1
+            raise
 
     def refresh(self) -> None:
         """Build the loader from the controls, count its batches, redraw."""

@@ -15,9 +15,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cltutor._checks import check_positive_int
-from cltutor.data import ClassificationDataset, Experience
-from cltutor.memory import ClassBalancedBuffer, ExemplarsBuffer, ExperienceBalancedBuffer
+from cltutor._checks import check_bool, check_int_range, check_positive_int
+from cltutor.data import Benchmark, ClassificationDataset, Experience
+from cltutor.memory import (
+    BatchLoader,
+    ClassBalancedBuffer,
+    ExemplarsBuffer,
+    ExperienceBalancedBuffer,
+    GroupBalancedDataLoader,
+    GroupBalancedInfiniteDataLoader,
+    ReplayDataLoader,
+    TaskBalancedDataLoader,
+    make_storage_policy,
+)
+from cltutor.viz.controls import check_two_experiences
 
 __all__ = [
     "labels_of",
@@ -27,6 +38,9 @@ __all__ = [
     "buffer_history",
     "buffer_summary",
     "exemplar_positions",
+    "LOADERS",
+    "loader_data",
+    "make_loader",
 ]
 
 
@@ -148,3 +162,50 @@ def exemplar_positions(buffer: ClassificationDataset, data: ClassificationDatase
     stored = buffer.x.flatten(1).float().cpu()  # (M, D)
     seen = data.x.flatten(1).float().cpu()  # (N, D)
     return torch.cdist(stored, seen).argmin(1)  # the buffer stores copies: distance 0
+
+
+# -- the loaders LoaderInspector shows -------------------------------------------------
+LOADERS = ("batch", "group-balanced", "task-balanced", "replay", "group-balanced-infinite")
+
+
+def loader_data(benchmark: Benchmark, step: int, mem_size: int, seed: int | None = None
+                ) -> tuple[ClassificationDataset, ClassificationDataset]:
+    """Experience ``step``'s data, and a memory of ``mem_size`` rows of the experiences before.
+
+    The memory is an ``ExperienceBalancedBuffer``: equal room for each past experience.
+    """
+    check_two_experiences(benchmark, "loader_data")
+    check_int_range("step", step, 1, benchmark.n_experiences - 1,
+                    "The memory holds the experiences before step: try step=2.")
+    memory = make_storage_policy("experience", mem_size, seed=seed)
+    buffer_history(memory, benchmark.train_stream[:step])
+    return benchmark.train_stream[step].dataset, memory.buffer
+
+
+def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDataset,
+                batch_size: int = 32, batch_size_mem: int = 32, oversample: bool = False,
+                seed: int | None = None) -> Any:
+    """The loader ``kind`` over current ``data`` and replay ``memory``.
+
+    "batch": plain minibatches of data and memory concatenated; "group-balanced":
+    data and memory as two groups; "task-balanced": one group per task label;
+    "replay": ``batch_size`` data rows then ``batch_size_mem`` memory rows;
+    "group-balanced-infinite": endless random batches, ``batch_size`` per group.
+    ``oversample`` cycles the small groups (the memory) where the loader can.
+    """
+    check_bool("oversample", oversample)
+    both = data.concat(memory)
+    builders = {
+        "batch": lambda: BatchLoader(both, batch_size, seed=seed),
+        "group-balanced": lambda: GroupBalancedDataLoader(
+            [data, memory], oversample, batch_size, seed=seed),
+        "task-balanced": lambda: TaskBalancedDataLoader(both, batch_size, oversample, seed=seed),
+        "replay": lambda: ReplayDataLoader(data, memory, oversample, batch_size, batch_size_mem,
+                                           seed=seed),
+        "group-balanced-infinite": lambda: GroupBalancedInfiniteDataLoader(
+            [data, memory], batch_size, seed=seed),
+    }
+    if kind not in builders:
+        raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}. "
+                         "Try kind=\"replay\".")
+    return builders[kind]()
