@@ -325,6 +325,7 @@ def test_ar1_beats_naive_on_split_digits():
 
 
 # -- errors ---------------------------------------------------------------------------------
+@pytest.mark.bad_input("Q23")
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -388,7 +389,7 @@ def test_ar1_type_errors_and_misuse():
 
 
 # Q29: a CWR* layer name the model does not have fails before training, listing its layers
-def test_cwr_plugin_with_a_wrong_layer_name_lists_the_model_layers():
+def test_q29_cwr_plugin_with_a_wrong_layer_name_lists_the_model_layers():
     model = SimpleMLP(num_classes=4, input_size=64, hidden_size=8)
     seen = []
 
@@ -414,7 +415,7 @@ def test_cwr_plugin_with_a_wrong_layer_name_lists_the_model_layers():
 
 
 # Q30: labels beyond num_classes: one clear error before the first step of the experience
-def test_ar1_labels_beyond_num_classes_name_num_classes_and_the_fix():
+def test_q30_ar1_labels_beyond_num_classes_name_num_classes_and_the_fix():
     stream = _stream([16, 16])  # classes 0, 1 then 2, 3
     strategy = _ar1(num_classes=2, rm_sz=8)
     strategy.train(stream[0])  # classes 0 and 1 fit

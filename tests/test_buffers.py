@@ -219,7 +219,8 @@ def test_empty_buffer_and_ext_mem_view():
     assert {k: g.buffer.x.tolist() for k, g in groups.items()} == rows  # a read is a snapshot
 
 
-@pytest.mark.parametrize("make", [  # U4, U5: no buffer preallocates max_size rows
+@pytest.mark.bad_input("U4", "U5")
+@pytest.mark.parametrize("make", [  # no buffer preallocates max_size rows
     lambda: ReservoirSamplingBuffer(10**7, seed=0),
     lambda: ReservoirSamplingBuffer(10**12, seed=0),
     lambda: ExperienceBalancedBuffer(10**7, seed=0),

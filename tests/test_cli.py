@@ -90,7 +90,7 @@ def _timed(args: list[str], env: dict[str, str], cwd) -> tuple[subprocess.Comple
     return done, time.monotonic() - start
 
 
-def test_split_mnist_behind_a_silent_proxy_exits_2_within_the_timeout(tmp_path, monkeypatch):
+def test_c25_split_mnist_behind_a_silent_proxy_exits_2_within_the_timeout(tmp_path, monkeypatch):
     """The real command, as a subprocess: with every download sent to a proxy that never
     answers, it stops after CLTUTOR_DOWNLOAD_TIMEOUT=1 s with the offline message."""
     env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}

@@ -222,6 +222,7 @@ def test_infinite_loader_torch_dataset():
 
 
 # -- errors --------------------------------------------------------------------
+@pytest.mark.bad_input("L18", "R6")
 @pytest.mark.parametrize(("build", "error", "match"), [
     (lambda: GroupBalancedDataLoader(three_groups(), batch_size=2), ValueError,
      r"batch_size=2 is smaller than the number of groups \(3\).*Use batch_size>=3"),

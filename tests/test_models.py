@@ -55,6 +55,7 @@ def test_simple_mlp_errors(kwargs, match):
         SimpleMLP(**kwargs)
 
 
+@pytest.mark.bad_input("M6")
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -78,6 +79,7 @@ def test_simple_mlp_bad_kinds(kwargs, error, match):
 _CHANNELS = r"channels must be a non-empty sequence of positive ints \(one per block\)"
 
 
+@pytest.mark.bad_input("M8", "M9")
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -149,6 +149,7 @@ def test_replay_beats_naive_on_split_digits():
     assert sum(naive_acc) / 3 < 0.3, naive_acc  # Naive only knows the last 2 classes
 
 
+@pytest.mark.bad_input("R6")
 @pytest.mark.parametrize(("build", "error", "match"), [
     (lambda: ReplayPlugin(mem_size=-3), ValueError,
      r"mem_size must be a positive int, got -3\. Use mem_size=200"),
