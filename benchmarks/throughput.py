@@ -35,9 +35,10 @@ def make_model(seed: int) -> torch.nn.Module:
 
 
 def experience_seeds(seed: int, n: int) -> list[int]:
-    """The per-experience shuffling seeds that Naive(seed=seed) draws."""
+    """The per-experience shuffling seeds that Naive(seed=seed) draws: each train() call
+    draws one seed for torch's global generators (dropout), then one for the shuffle."""
     rng = torch.Generator().manual_seed(seed)
-    return [int(torch.randint(2**62, (1,), generator=rng)) for _ in range(n)]
+    return [int(torch.randint(2**62, (1,), generator=rng)) for _ in range(2 * n)][1::2]
 
 
 def bare_loop(bm, batch_size: int, seed: int) -> tuple[float, torch.nn.Module]:
