@@ -267,12 +267,22 @@ def test_harness_catches_a_broken_callback(buffers_page, breakage):
     panel = explorer_ready(buffers_page)
     buffers_page.execute(BREAKAGES[breakage] + "explorer.rebuild = _broken")
     try:
-        new_mem = 100 if panel.mem_size > 250 else 400
+        old_mem = panel.mem_size
+        new_mem = 100 if old_mem > 250 else 400
         with pytest.raises(BrowserCheckFailed, match="plot did not change within 3 s after"):
             check_explorer_follows(panel, lambda: panel.drag_slider_to(new_mem),
                                    f"dragging mem_size to {new_mem}", timeout=3,
                                    shot=f"broken-callback-{breakage.replace(' ', '-')}")
-        assert panel.mem_size == new_mem  # the slider moved: only the callback failed
+        if breakage == "does nothing":
+            assert panel.mem_size == new_mem  # the slider moved: only the callback failed
+        else:  # the panel undid the change that failed: the slider is back, the error shown
+            deadline = time.monotonic() + 5
+            while panel.mem_size != old_mem and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert panel.mem_size == old_mem
+            status = panel.root.locator(".widget-html").filter(has_text="deliberately broken")
+            status.first.wait_for(timeout=5000)  # the status line shows the error
+            assert "controls are back at the last setting that worked" in status.first.inner_text()
     finally:
         buffers_page.execute("del explorer.rebuild")  # the class's method again
 
