@@ -75,7 +75,15 @@ from cltutor.memory import (
     TaskBalancedDataLoader,
     make_storage_policy,
 )
-from cltutor.models import BatchRenorm2D, LatentReplayNet, SimpleCNN, SimpleMLP
+from cltutor.models import (
+    BatchRenorm2D,
+    LatentReplayNet,
+    MTSimpleMLP,
+    MultiHeadClassifier,
+    MultiTaskModule,
+    SimpleCNN,
+    SimpleMLP,
+)
 from cltutor.strategies import (
     AGEM,
     AR1,

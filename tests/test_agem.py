@@ -98,7 +98,7 @@ def test_reference_batch_is_balanced_and_random():
         plugin.update_memory(exp.dataset, torch.device("cpu"))
     draws = []
     for _ in range(20):
-        x, y = plugin.sample_memory()
+        x, y, _ = plugin.sample_memory()
         counts = torch.bincount(x[:, 0].long(), minlength=3).tolist()
         assert counts == [4, 3, 3]
         assert len(torch.unique(x, dim=0)) == 10  # no pattern twice in a batch
@@ -114,9 +114,9 @@ class _SpyAGEM(AGEMPlugin):
         self.batches: list[list[int]] = []
 
     def sample_memory(self):
-        x, y = super().sample_memory()
+        x, y, t = super().sample_memory()
         self.batches.append(torch.bincount(x[:, 0].long(), minlength=3).tolist())
-        return x, y
+        return x, y, t
 
 
 def test_reference_batches_during_training_are_balanced_over_past_experiences():

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from cltutor._checks import check_int_range, make_generator
 from cltutor.data.dataset import ClassificationDataset
+from cltutor.models import model_output
 
 __all__ = [
     "ExemplarsSelectionStrategy",
@@ -146,9 +147,9 @@ def extract_features(
     model.eval()
     try:
         for idx in torch.arange(len(data), device=data.device).split(batch_size):
-            x, _, _ = data.get_batch(idx)
+            x, _, t = data.get_batch(idx)
             try:
-                model(x.to(device))
+                model_output(model, x.to(device), t.to(device))  # stops at layer_name
             except _Captured:
                 pass
             except (RuntimeError, IndexError) as err:  # a shape or dtype mismatch in torch

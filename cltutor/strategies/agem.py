@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from cltutor._checks import check_positive_int, make_generator
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import ClassificationDataset
+from cltutor.models import model_output
 from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive
 
@@ -163,18 +164,12 @@ class AGEMPlugin(SupervisedPlugin):
         return {int(h["experience"]): h["rate"] for h in self.history if h["steps"] > 0}
 
     # -- memory ------------------------------------------------------------------
-    def sample_memory(self) -> tuple[Tensor, Tensor]:
-        """A random memory batch ``(x, y)``, balanced across past experiences."""
+    def sample_memory(self) -> tuple[Tensor, Tensor, Tensor]:
+        """A random memory batch ``(x, y, t)``, balanced across past experiences."""
         quotas = memory_quotas(self.sample_size, [len(b) for b in self.buffers])
-        xs, ys = [], []
-        for buffer, k in zip(self.buffers, quotas, strict=True):
-            if k == 0:
-                continue
-            idx = torch.randperm(len(buffer), generator=self._generator)[:k]
-            x, y, _ = buffer.get_batch(idx)  # (k, ...), (k,)
-            xs.append(x)
-            ys.append(y)
-        return torch.cat(xs), torch.cat(ys)
+        parts = [buffer.get_batch(torch.randperm(len(buffer), generator=self._generator)[:k])
+                 for buffer, k in zip(self.buffers, quotas, strict=True) if k > 0]
+        return tuple(torch.cat(column) for column in zip(*parts, strict=True))  # (k, ...)
 
     def update_memory(self, dataset: ClassificationDataset, device: torch.device) -> None:
         """Store ``patterns_per_experience`` random patterns of ``dataset`` on ``device``."""
@@ -192,8 +187,8 @@ class AGEMPlugin(SupervisedPlugin):
         model = strategy.model
         self._trainable = [p for p in model.parameters() if p.requires_grad]
         strategy.optimizer.zero_grad(set_to_none=True)
-        x_ref, y_ref = self.sample_memory()
-        strategy._criterion(model(x_ref), y_ref).backward()
+        x_ref, y_ref, t_ref = self.sample_memory()  # old tasks' rows go to their own heads
+        strategy._criterion(model_output(model, x_ref, t_ref), y_ref).backward()
         self.reference_gradients = _flat_grad(self._trainable)  # (P,)
         strategy.optimizer.zero_grad(set_to_none=True)
 

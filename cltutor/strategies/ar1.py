@@ -245,6 +245,13 @@ class AR1(Naive):
     def _setup_model(self, experience: Experience) -> None:
         """Build the network from the first experience, if not given (``train()`` calls
         this inside the generators seeded from ``seed``)."""
+        if getattr(experience.origin_stream, "scenario", None) == "task":
+            raise ValueError(
+                "AR1 learns class- and domain-incremental streams: CWR* consolidates one "
+                "output layer shared by all tasks, so it cannot give each task its own head. "
+                "For scenario='task' use Naive, Replay or AGEM with MTSimpleMLP; or build the "
+                "stream with scenario='class' or 'domain' for AR1."
+            )
         if isinstance(self.model, NotBuiltNet):
             self._build_model(experience)
 

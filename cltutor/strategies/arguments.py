@@ -21,6 +21,7 @@ from cltutor._checks import check_int_range, check_number, check_positive_int
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.evaluation import EvaluationPlugin, default_evaluator
+from cltutor.models import MultiTaskModule
 
 __all__ = [
     "check_model_and_optimizer",
@@ -241,6 +242,7 @@ def first_forward(strategy: Any) -> Tensor:
     ``[0, outputs - 1]`` are refused before the loss indexes with them.
     """
     x = strategy.mb_x
+    _check_scenario_fits(strategy.experience, strategy.model)
     try:
         output = strategy.forward()  # (B, n_classes)
     except torch.cuda.OutOfMemoryError:
@@ -304,4 +306,38 @@ def _check_labels(experience: Any, mb_y: Tensor, n_outputs: int, model_name: str
         raise ValueError(
             f"y must be {expected}, got the largest label {high} in {experience!r}. Give the "
             f"model one output per class of the benchmark, e.g. {model_name}(num_classes={needed})."
+        )
+
+
+# -- multi-head models and the task-incremental scenario ----------------------------------
+def _check_scenario_fits(experience: Any, model: nn.Module) -> None:
+    """A task-incremental stream needs a model that reads task labels."""
+    stream = getattr(experience, "origin_stream", None)
+    if getattr(stream, "scenario", None) == "task" and not isinstance(model, MultiTaskModule):
+        raise ValueError(
+            f"{experience!r} is from a task-incremental stream (scenario='task'): its labels "
+            f"restart at 0 in every task and only the task label tells the tasks apart, but "
+            f"{type(model).__name__} takes no task labels. Give it one head per task: "
+            f"MTSimpleMLP(input_size=...), or a MultiTaskModule with a MultiHeadClassifier; "
+            f"or build the stream with scenario='domain' for one shared head."
+        )
+
+
+def trained_tasks(model: nn.Module, experience: Any) -> bool:
+    """Whether ``model`` can be evaluated on ``experience``: any model but a multi-head one
+    that was trained on none of the experience's tasks (it has no head for them)."""
+    if not isinstance(model, MultiTaskModule):
+        return True
+    return bool(set(experience.task_labels) & model.known_train_tasks_labels)
+
+
+def warn_if_nothing_evaluated(model: nn.Module, experiences: list) -> None:
+    """An ``eval()`` that skipped every experience says why, instead of returning nothing."""
+    if experiences and not any(trained_tasks(model, exp) for exp in experiences):
+        tasks = sorted({t for exp in experiences for t in exp.task_labels})
+        warnings.warn(
+            f"eval() measured nothing: {type(model).__name__} has heads only for the tasks it "
+            f"was trained on, {sorted(model.known_train_tasks_labels)}, and these experiences "
+            f"are of tasks {tasks}. Train on a task before evaluating it.",
+            UserWarning, stacklevel=3,
         )

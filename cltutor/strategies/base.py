@@ -49,6 +49,7 @@ from cltutor.callbacks import CALLBACKS, SupervisedPlugin
 from cltutor.data import Experience
 from cltutor.evaluation import EvaluationPlugin
 from cltutor.memory import BatchLoader
+from cltutor.models import adapt_model, add_new_parameters, model_output
 from cltutor.strategies.arguments import (
     as_experiences,
     check_criterion,
@@ -59,6 +60,8 @@ from cltutor.strategies.arguments import (
     make_evaluator,
     resolve_device,
     train_inputs,
+    trained_tasks,
+    warn_if_nothing_evaluated,
 )
 from cltutor.strategies.clock import (
     Clock,
@@ -244,6 +247,7 @@ class Naive:
         self._fire("before_train_dataset_adaptation", **kwargs)
         self.train_dataset_adaptation()
         self._fire("after_train_dataset_adaptation", **kwargs)
+        self.model_adaptation()
         self.make_train_dataloader(**kwargs)
         self._fire("before_training_exp", **kwargs)
         for _ in range(self.train_epochs):
@@ -281,6 +285,13 @@ class Naive:
         dataset = self.experience.dataset
         self.adapted_dataset = dataset.to(self.device) if hasattr(dataset, "to") else dataset
 
+    def model_adaptation(self) -> None:
+        """Before each training experience: multi-head models add heads for its new tasks
+        (on the model's device), and the optimizer gets their parameters as a new group."""
+        adapt_model(self.model, self.experience)
+        if add_new_parameters(self.optimizer, self.model):
+            self.model.to(self.device)
+
     def eval_dataset_adaptation(self) -> None:
         """The dataset to evaluate on (the same move to the device)."""
         self.train_dataset_adaptation()
@@ -299,8 +310,9 @@ class Naive:
         self.mbatch = [item.to(self.device, non_blocking=True) for item in self.mbatch]
 
     def forward(self) -> Tensor:
-        """The model's output on the current minibatch, ``(B, n_classes)``."""
-        return self.model(self.mb_x)
+        """The model's output on the current minibatch, ``(B, n_classes)``; a
+        ``MultiTaskModule`` also gets ``mb_task_id``, so each row uses its task's head."""
+        return model_output(self.model, self.mb_x, self.mb_task_id)
 
     def _first_forward(self) -> Tensor:
         """``forward()``, and a check that the data fits the model (labels, shape, dtype)."""
@@ -318,8 +330,15 @@ class Naive:
     # -- evaluation --------------------------------------------------------------
     @torch.no_grad()
     def eval(self, experiences: Experience | Iterable[Experience], **kwargs: Any) -> dict:
-        """Evaluate on one experience or a stream; return the last metrics."""
+        """Evaluate on one experience or a stream; return the last metrics.
+
+        A multi-head model is evaluated only on the tasks it has been trained on: the
+        others have no head yet, and their cells of the accuracy matrix stay unmeasured
+        (NaN), as for a model that has not seen them.
+        """
         experiences = as_experiences(experiences, "experiences")
+        if not self.is_training:  # a periodic eval() before a task is trained is expected
+            warn_if_nothing_evaluated(self.model, experiences)
         saved = self._save_train_state()
         self._build_dispatch()
         self.is_training = False
@@ -328,7 +347,8 @@ class Naive:
         try:
             self._fire("before_eval", **kwargs)
             for self.experience in experiences:
-                self._eval_exp(**kwargs)
+                if trained_tasks(self.model, self.experience):  # else no head to test yet
+                    self._eval_exp(**kwargs)
             self._fire("after_eval", **kwargs)
         except BaseException as error:  # KeyboardInterrupt too: close bars, put modes back
             after_fault(self._all_plugins(), self, error, saved["_modes"])
