@@ -20,6 +20,7 @@ EPILOG = """examples:
       --groupby class --selection herding
   python -m cltutor run --benchmark permuted-digits --strategy agem --patterns-per-experience 100
   python -m cltutor run --strategy ar1 --rm-sz 500
+  python -m cltutor run --scenario task --strategy naive      # one head per task
   CLTUTOR_DOWNLOAD_TIMEOUT=120 python -m cltutor run --benchmark split-cifar10 --model cnn
 
 MNIST and CIFAR are downloaded on first use, into $XDG_CACHE_HOME/cltutor or
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--benchmark", default="split-digits",
                      help="benchmark name (default: split-digits, bundled and offline)")
     run.add_argument("--n-experiences", type=int, default=5, help="experiences in the stream")
+    run.add_argument("--scenario", choices=("class", "task", "domain"), default=None,
+                     help="what the model is asked at test time: class-incremental (default "
+                          "for split benchmarks), task-incremental (task labels, one head per "
+                          "task) or domain-incremental (labels 0..k-1, no task labels)")
     run.add_argument("--strategy", default="naive", choices=STRATEGIES)
     run.add_argument("--model", default="mlp", choices=("mlp", "cnn"),
                      help="network for naive/replay/agem (AR1 builds its own)")
@@ -159,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             benchmark=args.benchmark,
             strategy=args.strategy,
             n_experiences=args.n_experiences,
+            scenario=args.scenario,
             model=args.model,
             epochs=args.epochs,
             lr=args.lr,

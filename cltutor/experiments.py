@@ -31,6 +31,7 @@ from cltutor.data import (
     SplitDigits,
     SplitFashionMNIST,
     SplitMNIST,
+    check_scenario,
 )
 from cltutor.evaluation import (
     EvaluationPlugin,
@@ -41,7 +42,7 @@ from cltutor.evaluation import (
     backward_transfer,
 )
 from cltutor.memory import make_storage_policy
-from cltutor.models import SimpleCNN, SimpleMLP
+from cltutor.models import MTSimpleMLP, SimpleCNN, SimpleMLP
 from cltutor.strategies import AGEM, AR1, Naive, Replay
 
 __all__ = ["BENCHMARKS", "get_benchmark", "STRATEGIES", "DEFAULT_LR", "ExperimentResult",
@@ -62,19 +63,37 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
 }
 
 
-def get_benchmark(name: str, **kwargs: Any) -> Benchmark:
-    """Build the benchmark registered under ``name`` with ``kwargs``.
+def get_benchmark(name: str, scenario: str | None = None, **kwargs: Any) -> Benchmark:
+    """Build the benchmark registered under ``name`` with ``kwargs``, in ``scenario``.
+
+    The split benchmarks take all three scenarios. The permuted and rotated ones are
+    domain-incremental by nature (every experience has all the classes): "domain" is
+    what they are, "task" adds task labels, "class" does not apply.
 
     Examples
     --------
     >>> get_benchmark("split-digits", n_experiences=2, seed=1).n_experiences
     2
+    >>> get_benchmark("permuted-digits", scenario="task", n_experiences=2).scenario
+    'task'
     """
     if name not in BENCHMARKS:
         raise ValueError(
             f"benchmark must be one of {list(BENCHMARKS)}, got {name!r}. "
             f"Try 'split-digits' (offline)."
         )
+    if scenario is not None:
+        check_scenario(scenario)
+        if name.startswith("split-"):
+            kwargs["scenario"] = scenario
+        elif scenario == "class":
+            raise ValueError(
+                f"scenario='class' does not apply to {name}: every experience holds all the "
+                f"classes, so there are no new classes to learn. It is domain-incremental: "
+                f"use scenario='domain' (or 'task'), or a split benchmark such as split-digits."
+            )
+        elif scenario == "task":
+            kwargs["return_task_id"] = True
     return BENCHMARKS[name](**kwargs)
 
 
@@ -85,8 +104,15 @@ DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01}
 
 
 def make_model(benchmark: Benchmark, kind: str = "mlp") -> nn.Module:
-    """A fresh ``SimpleMLP`` or ``SimpleCNN`` sized for the benchmark's inputs."""
+    """A fresh ``SimpleMLP`` or ``SimpleCNN`` sized for the benchmark's inputs; for a
+    task-incremental benchmark, ``MTSimpleMLP`` (one head of ``n_classes`` per task)."""
     x = benchmark.train_stream[0].dataset.x  # (N, C, H, W)
+    if getattr(benchmark, "scenario", None) == "task":
+        if kind != "mlp":
+            raise ValueError(f"model must be 'mlp' for scenario='task' (MTSimpleMLP, one head "
+                             f"per task), got {kind!r}; cltutor has no multi-head CNN.")
+        return MTSimpleMLP(input_size=int(np.prod(x.shape[1:])), hidden_size=256,
+                           drop_rate=0.0, initial_out_features=benchmark.n_classes)
     if kind == "mlp":
         return SimpleMLP(num_classes=benchmark.n_classes, input_size=int(np.prod(x.shape[1:])),
                          hidden_size=256, drop_rate=0.0)
@@ -175,11 +201,12 @@ class ExperimentResult:
 
     def report(self) -> str:
         """The matrix and the summary as plain-text tables."""
-        matrix = self.matrix_frame().to_string(float_format=lambda v: f"{v:.3f}")
+        matrix = self.matrix_frame().to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
         summary = "\n".join(f"{k:>20}: {v:+.3f}" if k != "average_accuracy" else f"{k:>20}: {v:.3f}"
                             for k, v in self.summary.items())
         head = f"{self.strategy} on {self.benchmark} ({self.seconds:.1f} s)"
-        return f"{head}\n\naccuracy matrix (row: after training on, column: tested on)\n" \
+        return f"{head}\n\naccuracy matrix (row: after training on, column: tested on; " \
+               f"-: not measured)\n" \
                f"{matrix}\n\nsummary\n{summary}"
 
 
@@ -188,6 +215,7 @@ def run_experiment(
     strategy: str = "naive",
     *,
     n_experiences: int = 5,
+    scenario: str | None = None,
     model: str | nn.Module = "mlp",
     epochs: int = 3,
     lr: float | None = None,
@@ -201,6 +229,8 @@ def run_experiment(
 ) -> ExperimentResult:
     """Train ``strategy`` on each experience of ``benchmark``, evaluating after each one.
 
+    ``scenario`` ("class", "task" or "domain") is passed to a benchmark given by name
+    (see :func:`get_benchmark`); "task" trains an ``MTSimpleMLP``, one head per task.
     With ``eval_every=k > 0`` the test stream is also evaluated every ``k``
     epochs during training, which gives live forgetting curves more points;
     the accuracy matrix still holds the evaluation at the end of each experience.
@@ -214,8 +244,12 @@ def run_experiment(
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
     torch.manual_seed(seed)  # the model's initial weights
-    bm = get_benchmark(benchmark, n_experiences=n_experiences, seed=seed) \
+    bm = get_benchmark(benchmark, scenario, n_experiences=n_experiences, seed=seed) \
         if isinstance(benchmark, str) else benchmark
+    if scenario is not None and bm.scenario != scenario:  # a Benchmark built elsewhere
+        raise ValueError(f"scenario={scenario!r} but the benchmark given was built as "
+                         f"scenario={bm.scenario!r}. Leave scenario out, or build the "
+                         f"benchmark with scenario={scenario!r}.")
     if isinstance(model, str):
         model = None if strategy == "ar1" else make_model(bm, model)
     all_loggers = [*loggers, *([InteractiveLogger()] if progress else [])]
@@ -230,7 +264,7 @@ def run_experiment(
         cl.train(exp, eval_streams=[bm.test_stream] if eval_every > -1 else None)
         cl.eval(bm.test_stream)  # after after_training_exp: AR1's CWR* has consolidated
     seconds = time.perf_counter() - start
-    config = dict(n_experiences=n_experiences, epochs=epochs, lr=lr, batch_size=batch_size,
-                  seed=seed, device=str(cl.device), **options)
+    config = dict(n_experiences=n_experiences, scenario=bm.scenario, epochs=epochs, lr=lr,
+                  batch_size=batch_size, seed=seed, device=str(cl.device), **options)
     name = benchmark if isinstance(benchmark, str) else getattr(bm, "name", "benchmark")
     return ExperimentResult(strategy, name, evaluator.accuracy_matrix, seconds, config)

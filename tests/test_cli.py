@@ -246,3 +246,20 @@ def test_parametric_options_need_the_parametric_policy(capsys, option):
     err = error_line(capsys, "--strategy", "replay", "--storage-policy", "class", *option)
     assert f"{option[0]} must be left out with --storage-policy class" in err
     assert "--storage-policy parametric" in err
+
+
+def test_scenario_task_trains_one_head_per_task_and_prints_unmeasured_cells(capsys):
+    code, out, err = run_cli(capsys, "--scenario", "task", "--seed", "0")
+    assert code == 0, err
+    assert "-: not measured" in out
+    after_0 = next(line for line in out.splitlines() if line.startswith("after exp 0"))
+    assert after_0.split()[4:] == ["-"] * 4  # tasks 1-4 have no head after experience 0
+
+
+def test_a_scenario_that_does_not_apply_is_one_error_line(capsys):
+    err = error_line(capsys, "--benchmark", "permuted-digits", "--scenario", "class")
+    assert "scenario='class' does not apply to permuted-digits" in err
+    err = error_line(capsys, "--scenario", "task", "--strategy", "ar1")
+    assert "AR1 learns class- and domain-incremental streams" in err
+    err = error_line(capsys, "--scenario", "task", "--model", "cnn")
+    assert "model must be 'mlp' for scenario='task'" in err

@@ -111,3 +111,26 @@ def test_w25_offline_split_mnist_is_shown_next_to_the_button(tmp_path, monkeypat
     assert "DatasetNotFoundError" in playground.status.value
     assert "dataset_root" in playground.status.value
     assert not playground.run_button.disabled and playground.results == []
+
+
+def test_the_scenario_switch_runs_the_same_stream_task_incrementally():
+    import numpy as np
+
+    playground = StrategyPlayground(n_experiences=2)
+    playground.epochs_control.value = 1
+    assert [v for _, v in playground.scenario_control.options] == [None, "class", "task",
+                                                                   "domain"]
+    playground.run_button.click()  # as built: split-digits is class-incremental
+    playground.scenario_control.value = "task"
+    playground.run_button.click()
+    assert "error" not in playground.status.value, playground.status.value
+    table = playground.table
+    assert table["scenario"].tolist() == ["class", "task"]
+    A = playground.results[-1].accuracy_matrix
+    assert np.isnan(A[0, 1]) and not np.isnan(np.diag(A)).any()  # task 1: no head after exp 0
+    assert np.diag(A).min() > 0.9  # one binary head per task
+    playground.benchmark_control.value = "permuted-digits"
+    playground.scenario_control.value = "class"
+    playground.run_button.click()  # does not apply: said next to the button
+    assert "scenario=&#x27;class&#x27; does not apply to permuted-digits" in \
+        playground.status.value and not playground.run_button.disabled

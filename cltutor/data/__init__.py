@@ -1,7 +1,8 @@
 """The data layer: tensor datasets, streams of experiences and the benchmarks built on them.
 
 - :mod:`~cltutor.data.dataset`: ``ClassificationDataset`` (tensors ``x``, ``y``, ``t``),
-  ``Experience``, ``Stream``, ``Benchmark``.
+  ``Experience``.
+- :mod:`~cltutor.data.benchmark`: ``Stream``, ``Benchmark`` and the three ``SCENARIOS``.
 - :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated.
 - :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
   ``RotatedDigits``.
@@ -11,7 +12,8 @@
 - :mod:`~cltutor.data.transforms`: batch transforms (permute, rotate, normalise, crop+flip).
 """
 
-from cltutor.data.dataset import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.data.benchmark import SCENARIOS, Benchmark, Stream, check_scenario
+from cltutor.data.dataset import ClassificationDataset, Experience
 from cltutor.data.digits import PermutedDigits, RotatedDigits, SplitDigits, digits_train_test
 from cltutor.data.download import DOWNLOAD_TIMEOUT
 from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
@@ -27,6 +29,8 @@ from cltutor.data.vision import (
 )
 
 __all__ = [
+    "SCENARIOS",
+    "check_scenario",
     "Benchmark",
     "ClassificationDataset",
     "Experience",

@@ -5,8 +5,8 @@ labels ``y`` and task labels ``t``. Indexing with a tensor of indices gathers a
 whole batch at once, which is what loaders, buffers and strategies do; there is
 no per-sample ``__getitem__`` plus collate on the hot path.
 
-An :class:`Experience` is one chunk of a stream; a :class:`Benchmark` holds a
-train and a test stream of experiences.
+An :class:`Experience` is one chunk of a stream; streams and benchmarks are in
+:mod:`cltutor.data.benchmark`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import Tensor
 
 from cltutor._checks import check_int_range, is_int
 
-__all__ = ["ClassificationDataset", "Experience", "Stream", "Benchmark", "as_index_tensor"]
+__all__ = ["ClassificationDataset", "Experience", "as_index_tensor"]
 
 BatchTransform = Callable[[Tensor], Tensor]
 
@@ -295,7 +295,7 @@ class Experience:
         dataset: ClassificationDataset,
         current_experience: int,
         classes_in_this_experience: Iterable[int] | None = None,
-        origin_stream: Stream | None = None,
+        origin_stream: Any = None,
     ) -> None:
         check_int_range("current_experience", current_experience, 0, None,
                         "It is the experience's position in its stream, from 0.")
@@ -331,70 +331,3 @@ class Experience:
         return (f"Experience({self.stream_name or '?'}[{self.current_experience}], "
                 f"n={len(self.dataset)}, classes={self.classes_in_this_experience}, "
                 f"task_labels={self.task_labels})")
-
-
-class Stream(list):
-    """An ordered list of experiences with a name (``"train"``, ``"test"``)."""
-
-    def __init__(self, name: str, experiences: Iterable[Experience] = ()) -> None:
-        super().__init__(experiences)
-        self.name = name
-        for exp in self:
-            exp.origin_stream = self
-
-    def __getitem__(self, item):  # slices stay streams, so eval(stream[:2]) keeps the name
-        out = super().__getitem__(item)
-        if isinstance(item, slice):
-            sliced = Stream.__new__(Stream)
-            list.__init__(sliced, out)
-            sliced.name = self.name
-            return sliced
-        return out
-
-    def __repr__(self) -> str:
-        return f"Stream({self.name!r}, {len(self)} experiences)"
-
-
-class Benchmark:
-    """A train stream and a test stream with matching experiences.
-
-    Examples
-    --------
-    >>> from cltutor import SplitDigits
-    >>> bm = SplitDigits(n_experiences=5, seed=0)
-    >>> bm.n_experiences, bm.n_classes, len(bm.train_stream), len(bm.test_stream)
-    (5, 10, 5, 5)
-    """
-
-    def __init__(
-        self,
-        train_stream: Stream,
-        test_stream: Stream,
-        n_classes: int,
-        classes_order: Sequence[int] | None = None,
-        name: str = "benchmark",
-    ) -> None:
-        if len(train_stream) != len(test_stream):
-            raise ValueError(
-                f"train_stream has {len(train_stream)} experiences but test_stream has "
-                f"{len(test_stream)}; they must match one to one."
-            )
-        self.train_stream = train_stream
-        self.test_stream = test_stream
-        self.n_classes = int(n_classes)
-        self.classes_order = list(classes_order) if classes_order is not None else None
-        self.name = name
-
-    @property
-    def n_experiences(self) -> int:
-        return len(self.train_stream)
-
-    @property
-    def streams(self) -> dict[str, Stream]:
-        return {"train": self.train_stream, "test": self.test_stream}
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.name}(n_experiences={self.n_experiences}, n_classes={self.n_classes}, "
-            f"classes_order={self.classes_order})"
-        )

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from cltutor._checks import resolve_seed
-from cltutor.data.dataset import Benchmark, ClassificationDataset
+from cltutor.data.benchmark import Benchmark
+from cltutor.data.dataset import ClassificationDataset
 from cltutor.data.streams import class_incremental_benchmark, permuted_benchmark, rotated_benchmark
 
 __all__ = ["digits_train_test", "SplitDigits", "PermutedDigits", "RotatedDigits"]
@@ -55,12 +56,13 @@ def digits_train_test(
 
 def SplitDigits(
     n_experiences: int = 5,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
+    scenario: str | None = None,
 ) -> Benchmark:
-    """Class-incremental handwritten digits, offline: SplitMNIST's little sibling.
+    """Split handwritten digits, offline: SplitMNIST's little sibling.
 
     scikit-learn's bundled 8x8 digits (1,797 images, nothing downloads) split 80/20
     into train and test, stratified by class, then into ``n_experiences`` groups
@@ -70,16 +72,22 @@ def SplitDigits(
     ----------
     n_experiences : int, default 5
         Must divide 10: 1, 2, 5 or 10.
-    return_task_id : bool, default False
-        True gives experience ``i`` task label ``i``.
+    return_task_id : bool, optional
+        True gives experience ``i`` task label ``i``. None: as ``scenario``.
     seed : int or None, default 0
         Fixes the train/test split and the class order; None draws both from
         torch's global generator. An int must be in [0, 2**32 - 1], the seeds
         scikit-learn's ``train_test_split`` takes (checked here, before it runs).
     fixed_class_order : sequence of int, optional
         A permutation of 0..9 used instead of a random order.
-    class_ids_from_zero_in_each_exp : bool, default False
-        Relabel classes 0, 1, ... inside each experience.
+    class_ids_from_zero_in_each_exp : bool, optional
+        Relabel classes 0, 1, ... inside each experience. None: as ``scenario``.
+    scenario : "class", "task" or "domain", optional
+        The same experiences asked three ways. "class" (the default): labels 0-9, no
+        task labels, one head for all digits. "task": experience ``i`` is task ``i``, its
+        labels are 0 and 1 and the task label is given at test time too (train a
+        multi-head model such as ``MTSimpleMLP``). "domain": labels 0 and 1, no task
+        label ("the first or the second digit of the pair?", one 2-output head).
 
     Returns
     -------
@@ -93,6 +101,9 @@ def SplitDigits(
     (5, 10)
     >>> bm.train_stream[0].dataset.x.shape[1:]
     torch.Size([1, 8, 8])
+    >>> task = SplitDigits(n_experiences=5, scenario="task", seed=0)
+    >>> task.n_classes, task.train_stream[3].task_label, task.train_stream[3].dataset.classes
+    (2, 3, [0, 1])
 
     Notebook ``01_quickstart.ipynb`` trains on it; ``02_forgetting.ipynb`` shows
     what Naive forgets.
@@ -108,6 +119,7 @@ def SplitDigits(
         fixed_class_order=fixed_class_order,
         class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp,
         name="SplitDigits",
+        scenario=scenario,
     )
 
 

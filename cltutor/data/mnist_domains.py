@@ -13,7 +13,7 @@ import functools
 import os
 from collections.abc import Sequence
 
-from cltutor.data.dataset import Benchmark
+from cltutor.data.benchmark import Benchmark
 from cltutor.data.streams import permuted_benchmark, rotated_benchmark
 from cltutor.data.vision import mnist_train_test
 

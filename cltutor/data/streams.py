@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from cltutor._checks import check_bool, check_seed, is_int, make_generator
-from cltutor.data.dataset import Benchmark, ClassificationDataset, Experience, Stream
+from cltutor.data.benchmark import Benchmark, Stream, scenario_flags
+from cltutor.data.dataset import ClassificationDataset, Experience
 from cltutor.data.transforms import permute_pixels, rotate_images
 
 __all__ = [
@@ -133,11 +134,12 @@ def class_incremental_benchmark(
     test_ds: ClassificationDataset,
     n_experiences: int,
     *,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
     name: str = "ClassIncremental",
+    scenario: str | None = None,
 ) -> Benchmark:
     """Split the classes of a train/test dataset pair into a stream of experiences.
 
@@ -151,19 +153,25 @@ def class_incremental_benchmark(
         The test classes must be among the train classes.
     n_experiences : int
         Must divide the number of classes.
-    return_task_id : bool, default False
-        True: experience ``i`` has task label ``i`` (task-incremental); False: all 0.
+    return_task_id : bool, optional
+        True: experience ``i`` has task label ``i``; False: all 0. None: as ``scenario``.
     seed : int or None, default 0
         Draws the class order from a local generator (no global side effect, unlike
         Avalanche); None draws it from torch's global generator.
     fixed_class_order : sequence of int, optional
         A permutation of the classes; takes precedence over ``seed``.
-    class_ids_from_zero_in_each_exp : bool, default False
+    class_ids_from_zero_in_each_exp : bool, optional
         Relabel each class by its position within its experience (0, 1, ...), as
         multi-head task-incremental set-ups do. Then ``n_classes`` is the number of
-        classes per experience and ``classes_order`` keeps the original ids.
+        classes per experience and ``classes_order`` keeps the original ids. None: as
+        ``scenario``.
     name : str
         Shown in the benchmark's repr.
+    scenario : "class", "task" or "domain", optional
+        The teaching shortcut for the two flags above (see
+        :func:`~cltutor.data.benchmark.scenario_flags`): "class" keeps the labels and
+        no task labels, "task" gives task labels and labels 0..k-1 in each task, "domain"
+        labels 0..k-1 and no task labels. None: follows from the flags ("class" if none).
 
     Returns
     -------
@@ -186,8 +194,8 @@ def class_incremental_benchmark(
     """
     _check_pair(train_ds, test_ds)
     check_seed(seed)
-    check_bool("return_task_id", return_task_id)
-    check_bool("class_ids_from_zero_in_each_exp", class_ids_from_zero_in_each_exp)
+    scenario, return_task_id, relabel = scenario_flags(scenario, return_task_id,
+                                                       class_ids_from_zero_in_each_exp)
     classes = torch.unique(train_ds.y).cpu()  # sorted ascending
     if classes[0] < 0:  # the dataset refuses these, unless y was changed after construction
         raise ValueError(f"train_ds class labels must be >= 0, got {int(classes[0])}. Number "
@@ -201,7 +209,6 @@ def class_incremental_benchmark(
         )
     order = _class_order(classes, fixed_class_order, seed)
     per_exp = len(classes) // n_experiences
-    relabel = class_ids_from_zero_in_each_exp
     exp_classes = order.view(n_experiences, per_exp).tolist()
     if relabel:
         exp_classes = [list(range(per_exp))] * n_experiences
@@ -211,7 +218,8 @@ def class_incremental_benchmark(
         exps = [Experience(d, i, exp_classes[i]) for i, d in enumerate(datasets)]
         streams.append(Stream(stream_name, exps))
     n_classes = per_exp if relabel else len(classes)
-    return Benchmark(*streams, n_classes=n_classes, classes_order=order.tolist(), name=name)
+    return Benchmark(*streams, n_classes=n_classes, classes_order=order.tolist(), name=name,
+                     scenario=scenario)
 
 
 # -- domain-incremental ----------------------------------------------------------
@@ -243,7 +251,8 @@ def domain_incremental_benchmark(
             exp_ds = ClassificationDataset(view(ds.x), ds.y, t, ds.transform)
             exps.append(Experience(exp_ds, i, classes))
         streams.append(Stream(stream_name, exps))
-    return Benchmark(*streams, n_classes=len(classes), classes_order=classes, name=name)
+    return Benchmark(*streams, n_classes=len(classes), classes_order=classes, name=name,
+                     scenario="task" if return_task_id else "domain")
 
 
 def permutation_views(n_experiences: int, n_values: int, seed: int | None) -> list[Callable]:

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from cltutor._checks import check_bool, check_seed
-from cltutor.data.dataset import Benchmark, ClassificationDataset
+from cltutor.data.benchmark import Benchmark
+from cltutor.data.dataset import ClassificationDataset
 from cltutor.data.download import (
     DOWNLOAD_TIMEOUT,
     resolve_download_timeout,
@@ -236,13 +237,14 @@ def _split_benchmark(key: str, name: str, n_experiences: int, seed, augment: boo
 
 def SplitMNIST(
     n_experiences: int = 5,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
     dataset_root: str | os.PathLike | None = None,
     download: bool = True,
     download_timeout: float | None = None,
+    scenario: str | None = None,
 ) -> Benchmark:
     """Class-incremental MNIST: the 10 digits split into ``n_experiences`` groups.
 
@@ -271,7 +273,7 @@ def SplitMNIST(
     """
     return _split_benchmark(
         "mnist", "SplitMNIST", n_experiences, seed, False,
-        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order, scenario=scenario,
         class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
         download=download, check_integrity=True, download_timeout=download_timeout,
     )  # fmt: skip
@@ -279,13 +281,14 @@ def SplitMNIST(
 
 def SplitFashionMNIST(
     n_experiences: int = 5,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
     dataset_root: str | os.PathLike | None = None,
     download: bool = True,
     download_timeout: float | None = None,
+    scenario: str | None = None,
 ) -> Benchmark:
     """Class-incremental Fashion-MNIST (10 clothing classes), as :func:`SplitMNIST`.
 
@@ -299,7 +302,7 @@ def SplitFashionMNIST(
     """
     return _split_benchmark(
         "fmnist", "SplitFashionMNIST", n_experiences, seed, False,
-        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order, scenario=scenario,
         class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
         download=download, check_integrity=True, download_timeout=download_timeout,
     )  # fmt: skip
@@ -307,15 +310,16 @@ def SplitFashionMNIST(
 
 def SplitCIFAR10(
     n_experiences: int = 5,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
     augment: bool = True,
     dataset_root: str | os.PathLike | None = None,
     download: bool = True,
     check_integrity: bool = True,
     download_timeout: float | None = None,
+    scenario: str | None = None,
 ) -> Benchmark:
     """Class-incremental CIFAR-10: uint8 ``(N, 3, 32, 32)`` images, 10 classes.
 
@@ -340,7 +344,7 @@ def SplitCIFAR10(
     """
     return _split_benchmark(
         "cifar10", "SplitCIFAR10", n_experiences, seed, augment,
-        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order, scenario=scenario,
         class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
         download=download, check_integrity=check_integrity, download_timeout=download_timeout,
     )  # fmt: skip
@@ -348,15 +352,16 @@ def SplitCIFAR10(
 
 def SplitCIFAR100(
     n_experiences: int = 10,
-    return_task_id: bool = False,
+    return_task_id: bool | None = None,
     seed: int | None = 0,
     fixed_class_order: Sequence[int] | None = None,
-    class_ids_from_zero_in_each_exp: bool = False,
+    class_ids_from_zero_in_each_exp: bool | None = None,
     augment: bool = True,
     dataset_root: str | os.PathLike | None = None,
     download: bool = True,
     check_integrity: bool = True,
     download_timeout: float | None = None,
+    scenario: str | None = None,
 ) -> Benchmark:
     """Class-incremental CIFAR-100 (fine labels, 100 classes), as :func:`SplitCIFAR10`.
 
@@ -370,7 +375,7 @@ def SplitCIFAR100(
     """
     return _split_benchmark(
         "cifar100", "SplitCIFAR100", n_experiences, seed, augment,
-        return_task_id=return_task_id, fixed_class_order=fixed_class_order,
+        return_task_id=return_task_id, fixed_class_order=fixed_class_order, scenario=scenario,
         class_ids_from_zero_in_each_exp=class_ids_from_zero_in_each_exp, dataset_root=dataset_root,
         download=download, check_integrity=check_integrity, download_timeout=download_timeout,
     )  # fmt: skip

@@ -50,13 +50,19 @@ def comparison_table(results: Sequence[ExperimentResult]) -> pd.DataFrame:
     for i, res in enumerate(results):
         options = {k: v for k, v in res.config.items() if k not in _COMMON_CONFIG}
         rows.append({"run": i, "strategy": res.strategy, "benchmark": res.benchmark,
-                     "epochs": res.config.get("epochs"), "lr": res.config.get("lr"),
+                     "scenario": res.config.get("scenario"), "epochs": res.config.get("epochs"),
+                     "lr": res.config.get("lr"),
                      "params": ", ".join(f"{k}={v}" for k, v in options.items()),
                      **res.summary, "seconds": round(res.seconds, 2)})
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
-_COMMON_CONFIG = ("n_experiences", "epochs", "lr", "batch_size", "seed", "device")
+_COMMON_CONFIG = ("n_experiences", "scenario", "epochs", "lr", "batch_size", "seed", "device")
+
+
+#: The scenario switch: the benchmark as it is built, or one of the three scenarios.
+SCENARIO_OPTIONS = (("as built", None), ("class-incremental", "class"),
+                    ("task-incremental", "task"), ("domain-incremental", "domain"))
 
 
 class StrategyPlayground:
@@ -99,6 +105,8 @@ class StrategyPlayground:
         self.strategy_control = W.Dropdown(options=STRATEGIES, value=strategy,
                                            description="strategy")
         self.benchmark_control = W.Dropdown(options=list(benchmarks), description="benchmark")
+        self.scenario_control = W.Dropdown(options=SCENARIO_OPTIONS, value=None,
+                                           description="scenario")
         self.epochs_control = W.IntSlider(value=3, min=1, max=10, description="epochs",
                                           continuous_update=False)
         self.lr_control = W.FloatLogSlider(value=DEFAULT_LR["naive"], base=10, min=-4, max=0,
@@ -116,7 +124,7 @@ class StrategyPlayground:
         self.run_button.on_click(lambda _: self._run_clicked())
         param_box = W.VBox([w for group in self.params.values() for w in group.values()])
         self.ui = W.VBox([
-            W.HBox([self.strategy_control, self.benchmark_control]),
+            W.HBox([self.strategy_control, self.benchmark_control, self.scenario_control]),
             W.HBox([self.epochs_control, self.lr_control]), param_box,
             W.HBox([self.run_button, self.status]),
             W.HBox([self.live_out, self.matrix_out]), self.table_out,
@@ -147,7 +155,8 @@ class StrategyPlayground:
             self.live = LivePlotLogger(output=self.live_out)
             result = run_experiment(
                 self.benchmark_control.value, self.strategy_control.value,
-                n_experiences=self.n_experiences, epochs=self.epochs_control.value,
+                n_experiences=self.n_experiences, scenario=self.scenario_control.value,
+                epochs=self.epochs_control.value,
                 lr=self.lr_control.value, seed=self.seed, device=self.device,
                 progress=False, loggers=[self.live], eval_every=1, **self.options())
         finally:
