@@ -18,6 +18,7 @@ paths (``from cltutor.viz import BufferExplorer``) are the documented ones.
 from cltutor import viz
 from cltutor.callbacks import SupervisedPlugin
 from cltutor.data import (
+    SCENARIOS,
     Benchmark,
     ClassificationDataset,
     DatasetNotFoundError,
