@@ -211,6 +211,7 @@ def test_periodic_evaluation_before_a_task_is_trained_does_not_warn(task_bm):
                                 eval_every=1, progress=False)
     assert result.config["scenario"] == "task"
     assert not np.isnan(np.diag(result.accuracy_matrix)).any()
+    assert all(np.isfinite(v) for v in result.summary.values())  # accuracy, forgetting, BWT
 
 
 # -- the three scenarios on one stream: the acceptance figures ----------------------

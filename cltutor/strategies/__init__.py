@@ -5,6 +5,9 @@
   experiences, plugins, evaluator).
 - :mod:`~cltutor.strategies.replay`: ``ReplayPlugin`` / ``Replay``.
 - :mod:`~cltutor.strategies.agem`: ``project_gradient``, ``AGEMPlugin`` / ``AGEM``.
+- :mod:`~cltutor.strategies.regularization`: ``EWC``, ``SynapticIntelligence``, ``LwF`` and
+  their plugins and pure functions.
+- :mod:`~cltutor.strategies.bounds`: the upper bounds ``Cumulative`` and ``JointTraining``.
 - :mod:`~cltutor.strategies.ar1` and :mod:`~cltutor.strategies.ar1_plugins`: ``AR1`` latent
   replay with CWR* and Synaptic Intelligence.
 """
@@ -17,6 +20,17 @@ from cltutor.strategies.ar1_plugins import (
     cwr_consolidate,
 )
 from cltutor.strategies.base import Clock, Naive
+from cltutor.strategies.bounds import Cumulative, JointTraining
+from cltutor.strategies.regularization import (
+    EWC,
+    EWCPlugin,
+    LwF,
+    LwFPlugin,
+    SynapticIntelligence,
+    distillation_loss,
+    ewc_penalty,
+    fisher_diagonal,
+)
 from cltutor.strategies.replay import Replay, ReplayPlugin
 
 __all__ = [
@@ -32,4 +46,14 @@ __all__ = [
     "CWRStarPlugin",
     "SynapticIntelligencePlugin",
     "cwr_consolidate",
+    "EWC",
+    "EWCPlugin",
+    "ewc_penalty",
+    "fisher_diagonal",
+    "SynapticIntelligence",
+    "LwF",
+    "LwFPlugin",
+    "distillation_loss",
+    "Cumulative",
+    "JointTraining",
 ]

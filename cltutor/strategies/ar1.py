@@ -178,7 +178,8 @@ class AR1(Naive):
         else:
             check_ar1_model(model, freeze_below_layer, num_classes)
         net = model if model is not None else NotBuiltNet()
-        si = [SynapticIntelligencePlugin(ewc_lambda)] if ewc_lambda else []
+        si = [SynapticIntelligencePlugin(ewc_lambda / 2, eps=1e-7, excluded_parameters=(
+            "output",), clip_to=1e-3)] if ewc_lambda else []  # clipped: AR1's settings
         self.cwr_plugin = CWRStarPlugin("output")
         super().__init__(
             model=net,

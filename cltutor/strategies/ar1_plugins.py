@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import check_number
 from cltutor.callbacks import SupervisedPlugin
+from cltutor.strategies.regularization.si import SynapticIntelligencePlugin  # noqa: E402
 
 __all__ = ["cwr_consolidate", "CWRStarPlugin", "SynapticIntelligencePlugin"]
 
@@ -163,102 +163,6 @@ class CWRStarPlugin(SupervisedPlugin):
         )
         seen = (self.past_j > 0).unsqueeze(1)  # (K, 1)
         weight.copy_(torch.where(seen, self.saved_weights, weight))
-
-
-class SynapticIntelligencePlugin(SupervisedPlugin):
-    """Synaptic Intelligence (Zenke et al., 2017): a penalty weighted by path importance.
-
-    During an experience each trainable parameter accumulates
-    ``trajectory += grad * (theta_new - theta_old)`` per step. At its end,
-    ``cum += trajectory / ((theta_end - theta_start)^2 + eps)`` and the importance
-    becomes ``clamp(-cum, 0, clip_to)``; later losses get
-    ``si_lambda / 2 * sum(importance * (theta - theta_end)^2)``. Avalanche clamps
-    only from above, which lets an importance turn negative (a reward for
-    moving); here it cannot.
-
-    Parameters
-    ----------
-    si_lambda : float
-        Penalty strength (AR1's ``ewc_lambda``).
-    excluded_parameters : sequence of str, default ("output",)
-        Name prefixes left out (CWR* handles the output layer).
-    eps : float, default 1e-7
-    clip_to : float, default 0.001
-
-    Examples
-    --------
-    >>> from cltutor.strategies.ar1 import AR1
-    >>> strategy = AR1(ewc_lambda=1.0, evaluator=None, device="cpu")
-    >>> [type(p).__name__ for p in strategy.plugins]
-    ['SynapticIntelligencePlugin', 'CWRStarPlugin']
-
-    Notebook ``07_ar1_latent_replay.ipynb`` turns it on with ``ewc_lambda``.
-    """
-
-    def __init__(
-        self,
-        si_lambda: float,
-        excluded_parameters: Sequence[str] = ("output",),
-        eps: float = 1e-7,
-        clip_to: float = 1e-3,
-    ) -> None:
-        check_number("si_lambda", si_lambda, "Try si_lambda=1.0, or 0 for no penalty.", low=0)
-        check_number("eps", eps, "Try eps=1e-7.", low=0, low_open=True)
-        check_number("clip_to", clip_to, "Try clip_to=0.001.", low=0, low_open=True)
-        if isinstance(excluded_parameters, str) or not all(
-            isinstance(e, str) for e in excluded_parameters
-        ):  # a str would be read letter by letter
-            raise TypeError(
-                f"excluded_parameters must be a sequence of parameter-name prefixes (str), got "
-                f"{excluded_parameters!r}. Write excluded_parameters=('output',)."
-            )
-        self.si_lambda, self.eps, self.clip_to = si_lambda, eps, clip_to
-        self.excluded_parameters = tuple(excluded_parameters)
-        self.importance: dict[str, Tensor] = {}
-        self.anchor: dict[str, Tensor] = {}  # parameters at the end of their last experience
-        self.cum_trajectory: dict[str, Tensor] = {}
-        self.params: dict[str, nn.Parameter] = {}
-
-    def _excluded(self, name: str) -> bool:
-        return any(name == e or name.startswith(e + ".") for e in self.excluded_parameters)
-
-    def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        named = strategy.model.named_parameters()
-        self.params = {n: p for n, p in named if p.requires_grad and not self._excluded(n)}
-        for n, p in self.params.items():
-            if n not in self.importance:
-                self.importance[n] = torch.zeros_like(p.detach())
-                self.cum_trajectory[n] = torch.zeros_like(p.detach())
-                self.anchor[n] = p.detach().clone()
-        self.exp_start = {n: p.detach().clone() for n, p in self.params.items()}
-        self.trajectory = {n: torch.zeros_like(p.detach()) for n, p in self.params.items()}
-
-    def before_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        self.step_start = {n: p.detach().clone() for n, p in self.params.items()}
-
-    def penalty(self) -> Tensor | float:
-        """``sum(importance * (theta - anchor)^2)`` over the trainable parameters."""
-        return sum(
-            (self.importance[n] * (p - self.anchor[n]) ** 2).sum() for n, p in self.params.items()
-        )
-
-    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
-        strategy.loss = strategy.loss + self.si_lambda / 2 * self.penalty()
-
-    @torch.no_grad()
-    def after_training_iteration(self, strategy: Any, **kwargs: Any) -> None:
-        for n, p in self.params.items():
-            if p.grad is not None:
-                self.trajectory[n] += p.grad * (p - self.step_start[n])
-
-    @torch.no_grad()
-    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        for n, p in self.params.items():
-            moved = (p - self.exp_start[n]) ** 2
-            self.cum_trajectory[n] += self.trajectory[n] / (moved + self.eps)
-            # the loss went down along the path -> trajectory < 0 -> importance > 0
-            self.importance[n] = (-self.cum_trajectory[n]).clamp(0.0, self.clip_to)
-            self.anchor[n] = p.detach().clone()
 
 
 # -- the model AR1 is given, or the placeholder until it builds one ----------------

@@ -1,0 +1,210 @@
+"""Elastic Weight Consolidation (Kirkpatrick et al., 2017), separate and online.
+
+After each experience EWC keeps the parameters ``theta*_k`` and their importance, the
+diagonal of the *empirical* Fisher information:
+
+    F_k,i = mean over the experience's samples (x, y) of (d log p(y | x) / d theta_i)^2,
+
+one squared gradient *per sample*, of the log-likelihood of the true label. (Squaring the
+gradient of a minibatch's mean loss instead, as some libraries do, gives a Fisher several
+times smaller, so their ``ewc_lambda`` values do not carry over.) Later losses get
+
+    lambda / 2 * sum_k sum_i F_k,i (theta_i - theta*_k,i)^2          (mode "separate")
+    lambda / 2 * sum_i F_i (theta_i - theta*_i)^2,  F <- decay F + F_k  (mode "online")
+
+The per-sample gradients are computed in batches with ``torch.func`` (no Python loop
+over samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from cltutor._checks import check_bool, check_number, check_positive_int
+from cltutor.callbacks import SupervisedPlugin
+from cltutor.models import MultiTaskModule
+from cltutor.strategies.arguments import check_plugins
+from cltutor.strategies.base import Naive
+
+__all__ = ["fisher_diagonal", "ewc_penalty", "EWCPlugin", "EWC", "check_lambda"]
+
+Importance = dict[str, Tensor]  # parameter name -> a tensor of its shape
+
+
+def check_lambda(name: str, value: Any) -> None:
+    """A finite strength >= 0."""
+    check_number(name, value, f"Try {name}=100, or 0 for no penalty.", low=0)
+
+
+def fisher_diagonal(model: nn.Module, dataset: Any, batch_size: int = 256,
+                    device: torch.device | str | None = None) -> Importance:
+    """The diagonal empirical Fisher of ``model`` on ``dataset``: per trainable parameter,
+    the mean over samples of the squared gradient of ``log p(y_true | x)``.
+
+    The model is evaluated in eval mode (no dropout noise) and put back in its modes.
+
+    Examples
+    --------
+    >>> from cltutor.data import ClassificationDataset
+    >>> model = nn.Linear(2, 2)
+    >>> data = ClassificationDataset(torch.rand(5, 2), torch.tensor([0, 1, 0, 1, 1]))
+    >>> fisher = fisher_diagonal(model, data)
+    >>> sorted(fisher), fisher["weight"].shape
+    (['bias', 'weight'], torch.Size([2, 2]))
+    """
+    check_positive_int("batch_size", batch_size, "Try batch_size=256.")
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    buffers = dict(model.named_buffers())
+    device = next(iter(params.values())).device if device is None else torch.device(device)
+    total = {n: torch.zeros_like(p) for n, p in params.items()}
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        for idx in torch.arange(len(dataset)).split(batch_size):
+            x, y, t = (v.to(device) for v in dataset.get_batch(idx))
+            for task in t.unique().tolist() if isinstance(model, MultiTaskModule) else [None]:
+                rows = slice(None) if task is None else t == task
+                grads = _per_sample_grads(model, params, buffers, x[rows], y[rows], task)
+                for n, g in grads.items():
+                    total[n] += (g ** 2).sum(0)
+    finally:
+        for module, mode in modes:
+            module.train(mode)
+    return {n: f / max(len(dataset), 1) for n, f in total.items()}
+
+
+def _per_sample_grads(model: nn.Module, params: Importance, buffers: Importance, x: Tensor,
+                      y: Tensor, task: int | None) -> Importance:
+    """``d log p(y_j | x_j) / d theta`` for every row j, shape ``(B, *theta.shape)``."""
+    def log_likelihood(p: Importance, xj: Tensor, yj: Tensor) -> Tensor:
+        args = (xj[None],) if task is None else (xj[None], task)
+        logits = functional_call(model, {**p, **buffers}, args)  # (1, n_classes)
+        return torch.log_softmax(logits, dim=1)[0].gather(0, yj[None])[0]
+
+    return vmap(grad(log_likelihood), in_dims=(None, 0, 0))(params, x, y)
+
+
+def ewc_penalty(model: nn.Module, saved: Sequence[tuple[Importance, Importance]],
+                ewc_lambda: float) -> Tensor:
+    """``lambda / 2 * sum over saved (F, theta*) of sum_i F_i (theta_i - theta*_i)^2``.
+
+    Parameters added after a save (a new task's head) have no term in it.
+    """
+    named = dict(model.named_parameters())
+    terms = [(f * (named[n] - anchor[n]) ** 2).sum()
+             for fisher, anchor in saved for n, f in fisher.items() if n in named]
+    if not terms:
+        return torch.zeros((), device=next(model.parameters()).device)
+    return ewc_lambda / 2 * torch.stack(terms).sum()
+
+
+class EWCPlugin(SupervisedPlugin):
+    """Adds the EWC penalty to every training loss after the first experience.
+
+    Parameters
+    ----------
+    ewc_lambda : float
+        Strength of the penalty, >= 0.
+    mode : "separate" or "online", default "separate"
+        "separate" keeps one (Fisher, parameters) pair per experience; "online" one
+        running Fisher, decayed by ``decay_factor`` before each new one is added, and the
+        latest parameters (Schwarz et al., 2018).
+    decay_factor : float, optional
+        In (0, 1], for mode "online" only (required there).
+    keep_importance_data : bool, default False
+        In mode "online", also keep every experience's Fisher in ``history`` (separate
+        mode always keeps them all).
+
+    Attributes
+    ----------
+    saved : list of (fisher, parameters)
+        What the penalty sums over: one pair per experience, or one in online mode.
+
+    Examples
+    --------
+    >>> from cltutor import Naive, SimpleMLP, PermutedDigits
+    >>> bm = PermutedDigits(n_experiences=2, seed=0)
+    >>> model = SimpleMLP(input_size=64, hidden_size=32)
+    >>> ewc = EWCPlugin(ewc_lambda=100)
+    >>> strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.05), train_mb_size=32,
+    ...                  plugins=[ewc], evaluator=None, device="cpu")
+    >>> _ = strategy.train(bm.train_stream[0])
+    >>> len(ewc.saved), float(ewc.penalty(model))
+    (1, 0.0)
+    """
+
+    def __init__(self, ewc_lambda: float, mode: str = "separate",
+                 decay_factor: float | None = None, keep_importance_data: bool = False) -> None:
+        check_lambda("ewc_lambda", ewc_lambda)
+        if mode not in ("separate", "online"):
+            raise ValueError(f"mode must be 'separate' or 'online', got {mode!r}. Use "
+                             f"mode='separate' (one Fisher per experience) or 'online'.")
+        if mode == "separate" and decay_factor is not None:
+            raise ValueError(f"decay_factor is for mode='online' only, got {decay_factor!r} "
+                             f"with mode='separate'. Leave it out, or use mode='online'.")
+        if mode == "online":
+            if decay_factor is None:
+                raise ValueError("decay_factor must be given with mode='online': a number in "
+                                 "(0, 1], e.g. decay_factor=0.9.")
+            check_number("decay_factor", decay_factor, "Try decay_factor=0.9.", low=0,
+                         low_open=True, high=1)
+        check_bool("keep_importance_data", keep_importance_data)
+        self.ewc_lambda, self.mode, self.decay_factor = ewc_lambda, mode, decay_factor
+        self.keep_importance_data = keep_importance_data
+        self.saved: list[tuple[Importance, Importance]] = []
+        self.history: list[Importance] = []  # every experience's own Fisher, when kept
+
+    def penalty(self, model: nn.Module) -> Tensor:
+        return ewc_penalty(model, self.saved, self.ewc_lambda)
+
+    def before_backward(self, strategy: Any, **kwargs: Any) -> None:
+        if self.saved and self.ewc_lambda > 0:
+            strategy.loss = strategy.loss + self.penalty(strategy.model)
+
+    @torch.no_grad()
+    def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
+        with torch.enable_grad():
+            fisher = fisher_diagonal(strategy.model, strategy.adapted_dataset,
+                                     device=strategy.device)
+        anchor = {n: p.detach().clone() for n, p in strategy.model.named_parameters()
+                  if n in fisher}
+        if self.mode == "separate" or self.keep_importance_data:
+            self.history.append(fisher)
+        if self.mode == "separate":
+            self.saved.append((fisher, anchor))
+            return
+        if self.saved:  # online: decay the running Fisher, then add this experience's
+            old, _ = self.saved[0]
+            fisher = {n: f + self.decay_factor * old[n] if n in old else f
+                      for n, f in fisher.items()}
+        self.saved = [(fisher, anchor)]
+
+
+class EWC(Naive):
+    """Naive with an :class:`EWCPlugin`.
+
+    Parameters are the plugin's (``ewc_lambda``, ``mode``, ``decay_factor``,
+    ``keep_importance_data``) and Naive's (``train_mb_size``, ``plugins``, ``seed``...).
+
+    Examples
+    --------
+    >>> from cltutor import SimpleMLP
+    >>> model = SimpleMLP(input_size=64)
+    >>> strategy = EWC(model, torch.optim.SGD(model.parameters(), lr=0.05), ewc_lambda=100,
+    ...                evaluator=None, device="cpu")
+    >>> type(strategy.plugins[-1]).__name__
+    'EWCPlugin'
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: Any = None,
+                 ewc_lambda: float = 100.0, mode: str = "separate",
+                 decay_factor: float | None = None, keep_importance_data: bool = False,
+                 plugins: Sequence[SupervisedPlugin] | None = None, **naive_kwargs: Any) -> None:
+        self.ewc_plugin = EWCPlugin(ewc_lambda, mode, decay_factor, keep_importance_data)
+        plugins = [*check_plugins(plugins), self.ewc_plugin]
+        super().__init__(model, optimizer, criterion, plugins=plugins, **naive_kwargs)
