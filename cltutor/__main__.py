@@ -78,7 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     ar1 = run.add_argument_group("AR1")
     ar1.add_argument("--rm-sz", type=int, help="latent replay memory size (default 500)")
     ar1.add_argument("--ewc-lambda", type=float,
-                     help="Synaptic Intelligence strength (default 0 = off)")
+                     help="AR1: Synaptic Intelligence strength (default 0 = off); EWC: penalty "
+                          "strength (default 100)")
+
+    reg = run.add_argument_group("EWC, SI, LwF")
+    reg.add_argument("--ewc-mode", choices=("separate", "online"), help="EWC (default separate)")
+    reg.add_argument("--decay-factor", type=float, help="online EWC's decay, in (0, 1]")
+    reg.add_argument("--si-lambda", type=float, help="SI's strength (default 1)")
+    reg.add_argument("--alpha", type=float, help="LwF's distillation weight (default 1)")
+    reg.add_argument("--temperature", type=float, help="LwF's temperature (default 2)")
     return parser
 
 
@@ -89,6 +97,11 @@ STRATEGY_DEFAULTS: dict[str, dict] = {
                "selection": "random"},
     "agem": {"patterns_per_experience": 100, "sample_size": 64},
     "ar1": {"rm_sz": 500, "ewc_lambda": 0.0},
+    "ewc": {"ewc_lambda": 100.0, "ewc_mode": "separate", "decay_factor": None},
+    "si": {"si_lambda": 1.0},
+    "lwf": {"alpha": 1.0, "temperature": 2.0},
+    "cumulative": {},
+    "joint": {},
 }
 
 #: Options that must be positive ints, and their fixes.
@@ -113,14 +126,15 @@ def strategy_options(args: argparse.Namespace) -> dict:
     Raises ValueError for an option typed that belongs to another strategy.
     """
     own = STRATEGY_DEFAULTS[args.strategy]
-    for name, defaults in STRATEGY_DEFAULTS.items():
+    for defaults in STRATEGY_DEFAULTS.values():
         for dest in defaults:
             value = getattr(args, dest)
             if value is not None and dest not in own:
+                takers = [n for n, d in STRATEGY_DEFAULTS.items() if dest in d]
+                names = " or ".join(f"--strategy {n}" for n in takers)
                 raise ValueError(
                     f"{_flag(dest)} must be left out with --strategy {args.strategy}, got "
-                    f"{value}. Only --strategy {name} takes it: drop {_flag(dest)} or use "
-                    f"--strategy {name}."
+                    f"{value}. Only {names} takes it: drop {_flag(dest)} or use {names}."
                 )
     return {dest: default if getattr(args, dest) is None else getattr(args, dest)
             for dest, default in own.items()}
@@ -144,9 +158,13 @@ def check_args(args: argparse.Namespace, options: dict) -> None:
                 f"{_flag(dest)} must be left out with --storage-policy {policy}, got "
                 f"{getattr(args, dest)}. Only --storage-policy parametric takes it."
             )
-    if "ewc_lambda" in options:
-        check_number("--ewc-lambda", options["ewc_lambda"], "Use --ewc-lambda 0 for no "
-                     "Synaptic Intelligence.", low=0)
+    if options.get("ewc_mode") == "online" and options.get("decay_factor") is None:
+        raise ValueError("--decay-factor must be given with --ewc-mode online: a number in "
+                         "(0, 1], e.g. --decay-factor 0.9.")
+    for dest, fix in (("ewc_lambda", "Use --ewc-lambda 0 for no penalty."),
+                      ("si_lambda", "Try --si-lambda 1."), ("alpha", "Try --alpha 1.")):
+        if dest in options:
+            check_number(_flag(dest), options[dest], fix, low=0)
 
 
 def _out_of_memory(err: BaseException) -> bool:

@@ -43,7 +43,17 @@ from cltutor.evaluation import (
 )
 from cltutor.memory import make_storage_policy
 from cltutor.models import MTSimpleMLP, SimpleCNN, SimpleMLP
-from cltutor.strategies import AGEM, AR1, Naive, Replay
+from cltutor.strategies import (
+    AGEM,
+    AR1,
+    EWC,
+    Cumulative,
+    JointTraining,
+    LwF,
+    Naive,
+    Replay,
+    SynapticIntelligence,
+)
 
 __all__ = ["BENCHMARKS", "get_benchmark", "STRATEGIES", "DEFAULT_LR", "ExperimentResult",
            "make_model", "make_strategy", "run_experiment"]
@@ -97,10 +107,15 @@ def get_benchmark(name: str, scenario: str | None = None, **kwargs: Any) -> Benc
     return BENCHMARKS[name](**kwargs)
 
 
-STRATEGIES = ("naive", "replay", "agem", "ar1")
+STRATEGIES = ("naive", "replay", "agem", "ar1", "ewc", "si", "lwf", "cumulative", "joint")
 
 #: Learning rates that learn every SplitDigits experience in a few epochs.
-DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01}
+DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01, "ewc": 0.05,
+              "si": 0.05, "lwf": 0.05, "cumulative": 0.05, "joint": 0.05}
+
+#: Strategies that are Naive plus their own keyword options, by name.
+_PLAIN = {"ewc": EWC, "si": SynapticIntelligence, "lwf": LwF, "cumulative": Cumulative,
+          "joint": JointTraining}
 
 
 def make_model(benchmark: Benchmark, kind: str = "mlp") -> nn.Module:
@@ -135,11 +150,13 @@ def make_strategy(
     eval_every: int = -1,
     **options: Any,
 ) -> Naive:
-    """A strategy by name: ``"naive"``, ``"replay"``, ``"agem"`` or ``"ar1"``.
+    """A strategy by name, one of :data:`STRATEGIES`.
 
     ``options`` are the strategy's own parameters (``mem_size``,
     ``storage_policy``, ``groupby``, ``selection`` for replay;
-    ``patterns_per_experience``, ``sample_size`` for A-GEM; AR1's parameters).
+    ``patterns_per_experience``, ``sample_size`` for A-GEM; AR1's parameters;
+    ``ewc_lambda``, ``mode``, ``decay_factor`` for EWC; ``si_lambda`` for SI; ``alpha``,
+    ``temperature`` for LwF).
     """
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
@@ -149,6 +166,10 @@ def make_strategy(
     if name == "ar1":
         return AR1(model=model, num_classes=benchmark.n_classes, lr=lr, **common, **options)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    if name in _PLAIN:
+        if "ewc_mode" in options:  # the command line's name for EWC's mode
+            options["mode"] = options.pop("ewc_mode")
+        return _PLAIN[name](model, optimizer, **options, **common)
     if name == "naive":
         if options:
             raise ValueError(f"naive takes no strategy options, got {sorted(options)}.")
@@ -202,12 +223,19 @@ class ExperimentResult:
     def report(self) -> str:
         """The matrix and the summary as plain-text tables."""
         matrix = self.matrix_frame().to_string(float_format=lambda v: f"{v:.3f}", na_rep="-")
-        summary = "\n".join(f"{k:>20}: {v:+.3f}" if k != "average_accuracy" else f"{k:>20}: {v:.3f}"
+        summary = "\n".join(f"{k:>20}: {_signed(v, k != 'average_accuracy')}"
                             for k, v in self.summary.items())
         head = f"{self.strategy} on {self.benchmark} ({self.seconds:.1f} s)"
         return f"{head}\n\naccuracy matrix (row: after training on, column: tested on; " \
                f"-: not measured)\n" \
                f"{matrix}\n\nsummary\n{summary}"
+
+
+def _signed(value: float, sign: bool) -> str:
+    """``+0.123`` (or ``0.123``), and "- (not measured)" for NaN (JointTraining's forgetting)."""
+    if np.isnan(value):
+        return "- (not measured)"
+    return f"{value:+.3f}" if sign else f"{value:.3f}"
 
 
 def run_experiment(
@@ -259,9 +287,9 @@ def run_experiment(
                        epochs=epochs, batch_size=batch_size, device=device, seed=seed,
                        evaluator=evaluator, eval_every=eval_every, **options)
     start = time.perf_counter()
-    for exp in bm.train_stream:
-        # periodic evaluations only when eval_every > -1 (otherwise Naive warns)
-        cl.train(exp, eval_streams=[bm.test_stream] if eval_every > -1 else None)
+    periodic = [bm.test_stream] if eval_every > -1 else None  # else Naive would warn
+    for exp in [bm.train_stream] if strategy == "joint" else bm.train_stream:
+        cl.train(exp, eval_streams=periodic)  # joint: once, on every experience together
         cl.eval(bm.test_stream)  # after after_training_exp: AR1's CWR* has consolidated
     seconds = time.perf_counter() - start
     config = dict(n_experiences=n_experiences, scenario=bm.scenario, epochs=epochs, lr=lr,

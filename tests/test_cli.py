@@ -136,8 +136,8 @@ def test_eval_every_gives_the_same_matrix():
 
 
 def test_bad_strategy_and_options():
-    with pytest.raises(ValueError, match=r"strategy must be one of .*got 'ewc'"):
-        run_experiment("split-digits", "ewc", progress=False)
+    with pytest.raises(ValueError, match=r"strategy must be one of .*got 'gem'"):
+        run_experiment("split-digits", "gem", progress=False)
     with pytest.raises(ValueError, match=r"naive takes no strategy options, got \['mem_size'\]"):
         run_experiment("split-digits", "naive", progress=False, mem_size=10)
     with pytest.raises(ValueError, match=r"model must be 'mlp' or 'cnn', got 'resnet'"):
@@ -263,3 +263,31 @@ def test_a_scenario_that_does_not_apply_is_one_error_line(capsys):
     assert "AR1 learns class- and domain-incremental streams" in err
     err = error_line(capsys, "--scenario", "task", "--model", "cnn")
     assert "model must be 'mlp' for scenario='task'" in err
+
+
+@pytest.mark.parametrize("strategy", ["ewc", "si", "lwf", "cumulative", "joint"])
+def test_the_regularisation_strategies_and_the_upper_bounds_run(capsys, strategy):
+    code, out, err = run_cli(capsys, "--strategy", strategy, "--benchmark", "permuted-digits",
+                             "--n-experiences", "2")
+    assert code == 0, err
+    assert f"{strategy} on permuted-digits" in out and "average_accuracy" in out
+
+
+def test_regularisation_options_belong_to_their_strategies(capsys):
+    err = error_line(capsys, "--strategy", "naive", "--ewc-lambda", "2")
+    assert "Only --strategy ar1 or --strategy ewc takes it" in err
+    err = error_line(capsys, "--strategy", "ewc", "--ewc-mode", "online")
+    assert "--decay-factor must be given with --ewc-mode online" in err
+    err = error_line(capsys, "--strategy", "si", "--si-lambda", "-1")
+    assert "--si-lambda must be a finite number >= 0, got -1" in err
+    err = error_line(capsys, "--strategy", "lwf", "--temperature", "0")
+    assert "temperature must be a finite number > 0, got 0" in err
+    code, out, _ = run_cli(capsys, "--strategy", "ewc", "--ewc-mode", "online",
+                           "--decay-factor", "0.9", "--n-experiences", "2")
+    assert code == 0 and "ewc on split-digits" in out
+
+
+def test_joint_training_prints_its_one_row_and_no_forgetting(capsys):
+    code, out, _ = run_cli(capsys, "--strategy", "joint", "--n-experiences", "2")
+    assert code == 0
+    assert "average_forgetting: - (not measured)" in out

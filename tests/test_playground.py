@@ -75,8 +75,8 @@ def test_comparison_table_of_no_runs_is_empty():
 
 def test_w27_strategy_dropdown_value_is_checked_before_traitlets():
     with pytest.raises(ValueError, match=r"StrategyPlayground strategy must be one of "
-                       r"\['naive', 'replay', 'agem', 'ar1'\], got 'ewc'"):
-        StrategyPlayground(strategy="ewc")
+                       r"\['naive', 'replay', 'agem', 'ar1', 'ewc', .*'joint'\], got 'gem'"):
+        StrategyPlayground(strategy="gem")
     assert StrategyPlayground(strategy="agem").options() == {
         "patterns_per_experience": 100, "sample_size": 64}
 
@@ -134,3 +134,17 @@ def test_the_scenario_switch_runs_the_same_stream_task_incrementally():
     playground.run_button.click()  # does not apply: said next to the button
     assert "scenario=&#x27;class&#x27; does not apply to permuted-digits" in \
         playground.status.value and not playground.run_button.disabled
+
+
+def test_every_strategy_has_its_controls_and_runs_from_the_panel():
+    from cltutor.experiments import STRATEGIES
+
+    playground = StrategyPlayground(n_experiences=2)
+    assert set(playground.params) == set(STRATEGIES)
+    playground.epochs_control.value = 1
+    for name in ("ewc", "joint"):
+        playground.strategy_control.value = name
+        playground.run_button.click()
+        assert "error" not in playground.status.value, playground.status.value
+    assert playground.table["strategy"].tolist() == ["ewc", "joint"]
+    assert playground.table.loc[0, "params"] == "ewc_lambda=100.0"

@@ -33,6 +33,10 @@ def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
         return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
                            continuous_update=False, style=_WIDE_LABEL)
 
+    def log_slider(value: float, lo: int, hi: int, name: str) -> W.FloatLogSlider:
+        return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.25,
+                                description=name, continuous_update=False, style=_WIDE_LABEL)
+
     return {
         "naive": {},
         "replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
@@ -41,6 +45,14 @@ def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
         "agem": {"patterns_per_experience": slider(100, 10, 500, 10, "patterns_per_experience"),
                  "sample_size": slider(64, 8, 256, 8, "sample_size")},
         "ar1": {"rm_sz": slider(500, 100, 1500, 100, "rm_sz")},
+        "ewc": {"ewc_lambda": log_slider(100.0, -1, 4, "ewc_lambda")},
+        "si": {"si_lambda": log_slider(1.0, -2, 2, "si_lambda")},
+        "lwf": {"alpha": log_slider(1.0, -2, 2, "alpha"),
+                "temperature": W.FloatSlider(value=2.0, min=0.5, max=8.0, step=0.5,
+                                             description="temperature", style=_WIDE_LABEL,
+                                             continuous_update=False)},
+        "cumulative": {},
+        "joint": {},
     }
 
 
