@@ -31,9 +31,12 @@ def test_fisher_of_a_logistic_model_on_two_points_by_hand():
     torch.testing.assert_close(fisher["bias"], torch.tensor([0.25, 0.25]))
 
 
-def test_fisher_is_per_sample_in_batches_of_any_size():
+@pytest.mark.parametrize("kind", ["linear layers: closed form", "a conv layer: vmap"])
+def test_fisher_is_per_sample_in_batches_of_any_size(kind):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3))
+    first = nn.Linear(3, 4) if kind.startswith("linear") else nn.Sequential(
+        nn.Unflatten(1, (1, 3)), nn.Conv1d(1, 4, 3), nn.Flatten())
+    model = nn.Sequential(first, nn.Tanh(), nn.Linear(4, 3))
     data = ClassificationDataset(torch.randn(10, 3), torch.randint(0, 3, (10,)))
     loop = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     for i in range(10):  # the definition: one sample at a time
