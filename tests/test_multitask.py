@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from accuracy_runs import mean_accuracy
 
 from cltutor import (
     AGEM,
@@ -215,29 +216,9 @@ def test_periodic_evaluation_before_a_task_is_trained_does_not_warn(task_bm):
 
 
 # -- the three scenarios on one stream: the issue's acceptance figures ----------------------
-def final_average_accuracy(scenario, strategy, seed):
-    """MLP 64-256-256, SGD 0.05 momentum 0.9, batch 32, 5 epochs; the last row's mean."""
-    torch.manual_seed(seed)
-    bm = SplitDigits(5, scenario=scenario, seed=seed)
-    if scenario == "task":
-        model = MTSimpleMLP(input_size=64, hidden_size=256, hidden_layers=2, drop_rate=0.0)
-    else:
-        model = SimpleMLP(num_classes=bm.n_classes, input_size=64, hidden_size=256,
-                          hidden_layers=2, drop_rate=0.0)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    evaluator = EvaluationPlugin(accuracy_metrics(stream=True))
-    common = dict(train_mb_size=32, train_epochs=5, evaluator=evaluator, device="cpu", seed=seed)
-    cl = Naive(model, optimizer, **common) if strategy == "naive" else \
-        Replay(model, optimizer, mem_size=200, **common)
-    for exp in bm.train_stream:
-        cl.train(exp)
-    cl.eval(bm.test_stream)
-    return float(np.mean(evaluator.accuracy_matrix[-1]))
-
-
+# (tests/accuracy_runs.py: MLP 64-256-256, SGD 0.05 momentum 0.9, batch 32, 5 epochs, seeds 0-2)
 def test_naive_forgets_least_task_incrementally_and_most_class_incrementally():
-    mean = {s: np.mean([final_average_accuracy(s, "naive", seed) for seed in range(3)])
-            for s in ("task", "domain", "class")}
+    mean = {s: mean_accuracy("split-digits", s, "naive") for s in ("task", "domain", "class")}
     print({s: round(float(v), 3) for s, v in mean.items()})
     assert mean["task"] >= 0.85
     assert mean["class"] <= 0.30
@@ -245,5 +226,5 @@ def test_naive_forgets_least_task_incrementally_and_most_class_incrementally():
 
 
 def test_replay_200_reaches_095_task_incrementally():
-    mean = np.mean([final_average_accuracy("task", "replay", seed) for seed in range(3)])
+    mean = mean_accuracy("split-digits", "task", "replay", (("mem_size", 200),))
     assert mean >= 0.95, mean
