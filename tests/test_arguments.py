@@ -306,3 +306,23 @@ def test_replay_seed_at_the_top_of_the_range_is_accepted():
     strategy = Replay(model, torch.optim.SGD(model.parameters(), lr=0.1), seed=2**64 - 1,
                       device="cpu", evaluator=None)
     assert strategy.replay_plugin.seed == 0
+
+
+def test_a_loss_that_diverges_warns_once_naming_the_fixes():
+    import torch
+
+    from cltutor import SimpleMLP, SplitDigits, SynapticIntelligence
+
+    bm = SplitDigits(5, scenario="domain", seed=0)
+    torch.manual_seed(0)
+    model = SimpleMLP(num_classes=2, input_size=64, hidden_size=64, drop_rate=0.0)
+    strategy = SynapticIntelligence(model, torch.optim.SGD(model.parameters(), lr=0.05,
+                                                           momentum=0.9),
+                                    si_lambda=1.0, eps=1e-7, train_mb_size=32, train_epochs=5,
+                                    evaluator=None, device="cpu", seed=0)
+    with pytest.warns(RuntimeWarning, match=r"the training loss is nan after epoch \d of "
+                                            r"experience \d: the weights have diverged.*"
+                                            r"si_lambda") as caught:
+        for exp in bm.train_stream:
+            strategy.train(exp)
+    assert len([w for w in caught if "diverged" in str(w.message)]) == 1

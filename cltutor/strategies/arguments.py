@@ -341,3 +341,21 @@ def warn_if_nothing_evaluated(model: nn.Module, experiences: list) -> None:
             f"are of tasks {tasks}. Train on a task before evaluating it.",
             UserWarning, stacklevel=3,
         )
+
+
+def warn_if_diverged(strategy: Any) -> None:
+    """After an epoch: a loss that is no longer a number means the weights diverged (once per
+    strategy; a check of the last minibatch's loss, so it costs one comparison per epoch)."""
+    loss = strategy.loss
+    if loss is None or getattr(strategy, "_warned_diverged", False):
+        return
+    if not torch.isfinite(loss.detach()).all():
+        strategy._warned_diverged = True
+        warnings.warn(
+            f"the training loss is {float(loss.detach())} after epoch "
+            f"{strategy.clock.train_exp_epochs + 1} of experience "
+            f"{strategy.experience.current_experience}: the weights have diverged, and from "
+            f"now on every prediction is the same (about chance accuracy). Lower the learning "
+            f"rate, or the strength of a penalty (ewc_lambda, si_lambda, alpha).",
+            RuntimeWarning, stacklevel=4,
+        )

@@ -61,6 +61,7 @@ from cltutor.strategies.arguments import (
     resolve_device,
     train_inputs,
     trained_tasks,
+    warn_if_diverged,
     warn_if_nothing_evaluated,
 )
 from cltutor.strategies.clock import (
@@ -256,6 +257,7 @@ class Naive:
                 self._stop_training = False
                 break
             self.training_epoch(**kwargs)
+            warn_if_diverged(self)
             self._fire("after_training_epoch", **kwargs)
         self._fire("after_training_exp", **kwargs)
 

@@ -75,6 +75,7 @@ class LwFPlugin(SupervisedPlugin):
         self.alpha, self.temperature = alpha, temperature
         self.prev_model: nn.Module | None = None
         self.old_classes: list[int] = []
+        self._units = torch.zeros(0, dtype=torch.long)  # old_classes as an index tensor
 
     def penalty(self, strategy: Any) -> Tensor | float:
         """``alpha * distillation_loss`` on the old units of the current minibatch."""
@@ -87,7 +88,7 @@ class LwFPlugin(SupervisedPlugin):
                 penalty = penalty + distillation_loss(strategy.model(x, task), old,
                                                       self.temperature)
             return self.alpha * penalty
-        units = torch.tensor(self.old_classes, device=x.device)
+        units = self._units.to(x.device)  # no copy once it is there
         with torch.no_grad():
             old = model_output(self.prev_model, x, strategy.mb_task_id)
         return self.alpha * distillation_loss(new.index_select(1, units),
@@ -103,6 +104,7 @@ class LwFPlugin(SupervisedPlugin):
             p.requires_grad_(False)
         seen = set(self.old_classes) | set(strategy.experience.classes_in_this_experience)
         self.old_classes = sorted(seen)
+        self._units = torch.tensor(self.old_classes, device=strategy.device)
 
 
 class LwF(Naive):
