@@ -148,3 +148,18 @@ def test_every_strategy_has_its_controls_and_runs_from_the_panel():
         assert "error" not in playground.status.value, playground.status.value
     assert playground.table["strategy"].tolist() == ["ewc", "joint"]
     assert playground.table.loc[0, "params"] == "ewc_lambda=100.0"
+
+
+def test_an_upper_bound_run_is_a_reference_line_in_later_runs():
+    playground = StrategyPlayground(n_experiences=2)
+    playground.epochs_control.value = 1
+    playground.strategy_control.value = "cumulative"
+    playground.run_button.click()
+    bound = playground.results[0].summary["average_accuracy"]
+    playground.strategy_control.value = "naive"
+    playground.run_button.click()
+    assert playground.live.reference == {"cumulative (run 0)": bound}
+    dotted = [ln for ln in playground.live.ax.lines if ln.get_label() == "cumulative (run 0)"]
+    assert len(dotted) == 1 and dotted[0].get_ydata()[0] == bound
+    playground.benchmark_control.value = "permuted-digits"  # another benchmark: no line
+    assert playground.references() == {}

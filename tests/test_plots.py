@@ -343,3 +343,13 @@ def test_buffer_composition_step_labels_count():
 def test_projection_rate_nan_is_not_a_fraction():
     with pytest.raises(ValueError, match=r"rates must be fractions in \[0, 1\], got \[nan\]"):
         plots.plot_projection_rate([np.nan])
+
+
+def test_forgetting_curves_draw_references_as_dotted_lines():
+    ax = plots.plot_forgetting_curves(np.array([[0.9, np.nan], [0.2, 0.95]]),
+                                      reference={"Cumulative": 0.97})
+    line = [ln for ln in ax.lines if ln.get_label() == "Cumulative"][0]
+    assert line.get_linestyle() == ":" and line.get_ydata()[0] == 0.97
+    with pytest.raises(ValueError, match=r"reference\['Joint'\] must be a finite number >= 0 "
+                                         r"and <= 1, got 97"):
+        plots.plot_forgetting_curves(np.eye(2), reference={"Joint": 97})

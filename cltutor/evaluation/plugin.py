@@ -117,13 +117,18 @@ class EvaluationPlugin(SupervisedPlugin):
         self._per_minibatch, self._per_epoch = "minibatch" in levels, "epoch" in levels
         self._active_callbacks = self._needed_callbacks()
         self._strategy: weakref.ref | None = None  # the strategy it belongs to
-        self.reset()
+        self._clear()
         for lg in self.loggers:
-            lg.attach(self)
+            lg.attach(self)  # a logger from another evaluator resets itself there
 
     def reset(self) -> None:
         """Forget everything recorded (accuracy matrix, histories, last values), and reset
         the loggers. Done by itself when a second strategy is given this evaluator."""
+        self._clear()
+        for lg in self.loggers:
+            lg.reset()
+
+    def _clear(self) -> None:
         self._cells: dict[str, dict[tuple[int, int], _Cell]] = defaultdict(dict)
         # name -> (training iterations at emission, values)
         self._history: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -132,8 +137,6 @@ class EvaluationPlugin(SupervisedPlugin):
         self._train_scope = ""
         self._train_tally, self._eval_tally = Tally(), Tally()
         self._stream_totals: dict[str, StreamTotals] = {}  # this eval(), by stream name
-        for lg in self.loggers:
-            lg.reset()
 
     def attach(self, strategy: Any) -> None:
         """Belong to ``strategy`` (its constructor calls this). An evaluator re-used from an

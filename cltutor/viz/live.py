@@ -134,6 +134,8 @@ class LivePlotLogger(BaseLogger):
         Experience -> its ``(iteration, accuracy)`` points: what is plotted.
     boundaries : list[int]
         Training iterations at which each training experience ended.
+    reference : dict[str, float]
+        Accuracies drawn as dotted lines, e.g. ``{"cumulative (run 0)": 0.99}``.
     redraws : int
         Number of times the figure was drawn.
     figure : matplotlib.figure.Figure
@@ -161,6 +163,7 @@ class LivePlotLogger(BaseLogger):
                  figsize: tuple[float, float] = (6.0, 3.5)) -> None:
         check_number("min_interval", min_interval, "Try min_interval=1.0 (seconds).", low=0)
         self.view = FigureView(output)
+        self.reference: dict[str, float] = {}  # upper bounds drawn as dotted lines (kept by reset)
         self.stream = stream
         self.min_interval = float(min_interval)
         self.figure = Figure(figsize=figsize)
@@ -242,7 +245,8 @@ class LivePlotLogger(BaseLogger):
     def redraw(self) -> None:
         """Draw the curves recorded so far and show the figure."""
         self.ax.clear()
-        plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries)
+        plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries,
+                               reference=self.reference)
         self.view.show(self.figure)
         self.redraws += 1
         self._changed_since_redraw = False

@@ -72,6 +72,9 @@ def comparison_table(results: Sequence[ExperimentResult]) -> pd.DataFrame:
 _COMMON_CONFIG = ("n_experiences", "scenario", "epochs", "lr", "batch_size", "seed", "device")
 
 
+#: Strategies whose result is drawn as a reference line in later runs.
+UPPER_BOUNDS = ("cumulative", "joint")
+
 #: The scenario switch: the benchmark as it is built, or one of the three scenarios.
 SCENARIO_OPTIONS = (("as built", None), ("class-incremental", "class"),
                     ("task-incremental", "task"), ("domain-incremental", "domain"))
@@ -150,6 +153,15 @@ class StrategyPlayground:
             for control in group.values():
                 control.layout.display = None if strategy == name else "none"
 
+    def references(self) -> dict[str, float]:
+        """The final average accuracy of each earlier upper-bound run (Cumulative, Joint) on
+        the benchmark and scenario now chosen: the dotted lines of the live plot."""
+        scenario = self.scenario_control.value
+        return {f"{r.strategy} (run {i})": r.summary["average_accuracy"]
+                for i, r in enumerate(self.results)
+                if r.strategy in UPPER_BOUNDS and r.benchmark == self.benchmark_control.value
+                and scenario in (None, r.config.get("scenario"))}
+
     def options(self) -> dict[str, Any]:
         """The chosen strategy's own parameters, as ``run_experiment`` keywords."""
         return {k: w.value for k, w in self.params[self.strategy_control.value].items()}
@@ -165,6 +177,7 @@ class StrategyPlayground:
         self.status.value = "running..."
         try:
             self.live = LivePlotLogger(output=self.live_out)
+            self.live.reference = self.references()
             result = run_experiment(
                 self.benchmark_control.value, self.strategy_control.value,
                 n_experiences=self.n_experiences, scenario=self.scenario_control.value,

@@ -18,15 +18,20 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from cltutor._checks import check_int_range, check_positive_int, is_int
+from cltutor._checks import check_int_range, check_number, check_positive_int, is_int
 from cltutor.evaluation.metrics import check_accuracy_values
-from cltutor.viz.summaries import batch_composition, class_counts, labels_of, pca_2d
+from cltutor.viz.summaries import (
+    batch_composition,
+    class_counts,
+    labels_of,
+    pca_2d,
+    selected_rows,
+)
 
 __all__ = [
     "class_color",
@@ -219,6 +224,7 @@ def plot_forgetting_curves(
     boundaries: Sequence[float] | None = None,
     x: Sequence[float] | None = None,
     xlabel: str | None = None,
+    reference: Mapping[str, float] | None = None,
 ) -> Axes:
     """Accuracy on each test experience as training proceeds, one line per experience.
 
@@ -234,11 +240,17 @@ def plot_forgetting_curves(
         x positions where a training experience ends, drawn as vertical lines.
     x : list of float, optional
         x position of each row of a 2-D ``history`` (default 0, 1, ...).
+    reference : dict of str to float, optional
+        Accuracies to compare with, e.g. ``{"Cumulative": 0.99}`` (an upper bound's final
+        average accuracy), drawn as dotted horizontal lines.
     """
     curves = _curves(history, x)
     ax = _new_axes(ax)
     for k, (xs, ys) in sorted(curves.items()):
         ax.plot(xs, ys, marker="o", markersize=3, color=class_color(k), label=f"exp {k}")
+    for label, acc in (reference or {}).items():
+        check_number(f"reference[{label!r}]", acc, "Pass accuracies in [0, 1].", low=0, high=1)
+        ax.axhline(float(acc), color="black", linestyle=":", linewidth=1.2, label=label)
     for b in boundaries or ():
         ax.axvline(float(b), color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(-0.02, 1.02)
@@ -343,26 +355,6 @@ def plot_projection_rate(
     return ax
 
 
-def _selected_rows(selected: Tensor | Sequence[int], n: int) -> np.ndarray:
-    """Positions ``(k,)`` of the exemplars among ``n`` rows, from positions or a mask."""
-    sel = torch.as_tensor(selected).cpu().flatten()
-    if sel.numel() == 0:  # [] is a float tensor: no exemplars
-        return np.zeros(0, dtype=np.int64)
-    if sel.dtype == torch.bool:
-        if len(sel) != n:
-            raise ValueError(f"selected as a boolean mask must have one entry per row of "
-                             f"features ({n}), got {len(sel)}. Or pass positions.")
-        return sel.nonzero().flatten().numpy()
-    if sel.is_floating_point() or sel.is_complex():
-        raise TypeError(f"selected must hold int positions or a boolean mask, got "
-                        f"{sel.dtype}. Pass e.g. buffer indices as a list of ints.")
-    bad = sel[(sel < 0) | (sel >= n)]
-    if len(bad):
-        raise ValueError(f"selected must hold positions in [0, {n}) (one per row of features), "
-                         f"got {int(bad[0])}. Pass positions among the rows of features.")
-    return sel.long().numpy()
-
-
 def plot_exemplar_projection(
     features: Tensor,
     labels: Tensor | Sequence[int],
@@ -381,7 +373,7 @@ def plot_exemplar_projection(
             f"labels must have one entry per row of features ({len(z)}), got {len(y)}. "
             "Pass the labels of the same samples, in the same order."
         )
-    sel = _selected_rows(selected, len(z))
+    sel = selected_rows(selected, len(z))
     colors = _PALETTE[y.numpy() % 20]  # (N, 4), class_color of each label
     ax = _new_axes(ax, figsize=(4.5, 4.0))
     ax.scatter(z[:, 0], z[:, 1], c=colors, s=8, alpha=0.3, linewidths=0, label="all samples")

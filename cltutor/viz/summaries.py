@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -38,6 +39,7 @@ __all__ = [
     "buffer_history",
     "buffer_summary",
     "exemplar_positions",
+    "selected_rows",
     "LOADERS",
     "loader_data",
     "make_loader",
@@ -162,6 +164,26 @@ def exemplar_positions(buffer: ClassificationDataset, data: ClassificationDatase
     stored = buffer.x.flatten(1).float().cpu()  # (M, D)
     seen = data.x.flatten(1).float().cpu()  # (N, D)
     return torch.cdist(stored, seen).argmin(1)  # the buffer stores copies: distance 0
+
+
+def selected_rows(selected: Tensor | Sequence[int], n: int) -> np.ndarray:
+    """Positions ``(k,)`` of the exemplars among ``n`` rows, from positions or a mask."""
+    sel = torch.as_tensor(selected).cpu().flatten()
+    if sel.numel() == 0:  # [] is a float tensor: no exemplars
+        return np.zeros(0, dtype=np.int64)
+    if sel.dtype == torch.bool:
+        if len(sel) != n:
+            raise ValueError(f"selected as a boolean mask must have one entry per row of "
+                             f"features ({n}), got {len(sel)}. Or pass positions.")
+        return sel.nonzero().flatten().numpy()
+    if sel.is_floating_point() or sel.is_complex():
+        raise TypeError(f"selected must hold int positions or a boolean mask, got "
+                        f"{sel.dtype}. Pass e.g. buffer indices as a list of ints.")
+    bad = sel[(sel < 0) | (sel >= n)]
+    if len(bad):
+        raise ValueError(f"selected must hold positions in [0, {n}) (one per row of features), "
+                         f"got {int(bad[0])}. Pass positions among the rows of features.")
+    return sel.long().numpy()
 
 
 # -- the loaders LoaderInspector shows -------------------------------------------------
