@@ -31,11 +31,14 @@ def model_output(model: nn.Module, x: Tensor, task_labels: Tensor) -> Tensor:
 
 
 def adapt_model(model: nn.Module, experience: Any) -> None:
-    """Call :meth:`MultiTaskModule.adaptation` on every multi-task part of ``model``
-    (Avalanche's model adaptation): heads for the experience's new tasks are added."""
-    for module in model.modules():
-        if isinstance(module, MultiTaskModule):
-            module.adaptation(experience)
+    """Avalanche's model adaptation: :meth:`MultiTaskModule.adaptation` of the outermost
+    multi-task parts of ``model`` (each adapts the parts inside it), so heads for the
+    experience's new tasks are added, once."""
+    if isinstance(model, MultiTaskModule):
+        model.adaptation(experience)
+        return
+    for child in model.children():
+        adapt_model(child, experience)
 
 
 def add_new_parameters(optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
@@ -78,8 +81,11 @@ class MultiTaskModule(nn.Module):
         self.known_train_tasks_labels: set[int] = set()
 
     def adaptation(self, experience: Any) -> None:
-        """Before training on ``experience``: remember its tasks (heads are added here)."""
+        """Before training on ``experience``: remember its tasks and adapt the multi-task
+        parts inside (a subclass that adds heads extends this)."""
         self.known_train_tasks_labels.update(experience_tasks(experience))
+        for child in self.children():
+            adapt_model(child, experience)
 
     def forward_single_task(self, x: Tensor, task_label: int) -> Tensor:
         """The output for rows that all belong to task ``task_label``."""
@@ -211,10 +217,6 @@ class MTSimpleMLP(MultiTaskModule):
         self.input_size = input_size
         self.features = trunk.features
         self.classifier = MultiHeadClassifier(hidden_size, initial_out_features)
-
-    def adaptation(self, experience: Any) -> None:
-        super().adaptation(experience)
-        self.classifier.adaptation(experience)
 
     def forward_single_task(self, x: Tensor, task_label: int) -> Tensor:
         return self.classifier.forward_single_task(self.features(x), task_label)

@@ -347,7 +347,7 @@ def warn_if_diverged(strategy: Any) -> None:
     """After an epoch: a loss that is no longer a number means the weights diverged (once per
     strategy; a check of the last minibatch's loss, so it costs one comparison per epoch)."""
     loss = strategy.loss
-    if loss is None or getattr(strategy, "_warned_diverged", False):
+    if loss is None or strategy._warned_diverged:
         return
     if not torch.isfinite(loss.detach()).all():
         strategy._warned_diverged = True

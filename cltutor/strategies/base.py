@@ -151,6 +151,7 @@ class Naive:
         self.evaluator = make_evaluator(evaluator)
         self.evaluator.attach(self)  # re-used from another strategy: it starts clean
         self.clock = Clock()
+        self._warned_diverged = False  # warn_if_diverged speaks once per strategy
         self.model.to(self.device)
         self._reset_state()
 

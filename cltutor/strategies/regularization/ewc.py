@@ -31,6 +31,7 @@ from cltutor.callbacks import SupervisedPlugin
 from cltutor.models import MultiTaskModule
 from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive
+from cltutor.strategies.clock import model_modes, restore_modes
 
 __all__ = ["fisher_diagonal", "ewc_penalty", "EWCPlugin", "EWC", "check_lambda"]
 
@@ -62,7 +63,7 @@ def fisher_diagonal(model: nn.Module, dataset: Any, batch_size: int = 256,
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     device = next(iter(params.values())).device if device is None else torch.device(device)
     total = {n: torch.zeros_like(p) for n, p in params.items()}
-    modes = [(m, m.training) for m in model.modules()]
+    modes = model_modes(model)
     model.eval()
     try:
         batches = torch.arange(len(dataset)).split(batch_size)
@@ -81,8 +82,7 @@ def fisher_diagonal(model: nn.Module, dataset: Any, batch_size: int = 256,
                     for n, g in grads.items():
                         total[n] += (g ** 2).sum(0)
     finally:
-        for module, mode in modes:
-            module.train(mode)
+        restore_modes(modes)
     return {n: f / max(len(dataset), 1) for n, f in total.items()}
 
 
@@ -217,11 +217,9 @@ class EWCPlugin(SupervisedPlugin):
         if self.saved and self.ewc_lambda > 0:
             strategy.loss = strategy.loss + self.penalty(strategy.model)
 
-    @torch.no_grad()
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
-        with torch.enable_grad():
-            fisher = fisher_diagonal(strategy.model, strategy.adapted_dataset,
-                                     device=strategy.device)
+        fisher = fisher_diagonal(strategy.model, strategy.adapted_dataset,
+                                 device=strategy.device)
         anchor = {n: p.detach().clone() for n, p in strategy.model.named_parameters()
                   if n in fisher}
         if self.mode == "separate" or self.keep_importance_data:
