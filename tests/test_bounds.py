@@ -49,6 +49,26 @@ def test_cumulative_trains_each_experience_on_the_union_so_far():
     assert len(strategy.seen_dataset) == 12
 
 
+@pytest.mark.parametrize("eval_every", [-1, 0, 1])
+def test_cumulative_never_trains_on_what_it_is_evaluated_on(eval_every):
+    """Evaluating, after an experience or during one, adds nothing to the training union
+    (once it did: the evaluation's dataset adaptation went through Cumulative's)."""
+    stream = id_stream([5, 3, 4])
+    test_stream = Stream("test", [Experience(ClassificationDataset(
+        torch.full((6,), 100.0 + k)[:, None], torch.full((6,), k)), k) for k in range(3)])
+    seen = SeenRows()
+    model = nn.Linear(1, 3)
+    strategy = Cumulative(model, torch.optim.SGD(model.parameters(), lr=0.01), train_mb_size=4,
+                          train_epochs=2, plugins=[seen], evaluator=None, device="cpu", seed=0,
+                          eval_every=eval_every)
+    for exp in stream:
+        strategy.train(exp, eval_streams=[test_stream] if eval_every > -1 else None)
+        strategy.eval(test_stream)
+    assert [sorted(rows) for rows in seen.epochs[::2]] == [list(range(5)), list(range(8)),
+                                                           list(range(12))]
+    assert len(strategy.seen_dataset) == 12
+
+
 def test_joint_training_sees_every_sample_once_per_epoch():
     seen, stream = SeenRows(), id_stream([5, 3, 4])
     strategy = build(JointTraining, seen, epochs=2)

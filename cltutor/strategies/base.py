@@ -296,8 +296,9 @@ class Naive:
             self.model.to(self.device)
 
     def eval_dataset_adaptation(self) -> None:
-        """The dataset to evaluate on (the same move to the device)."""
-        self.train_dataset_adaptation()
+        """The same move to the device: Naive's own, not an override's (Cumulative's
+        would add the test data to its training set)."""
+        Naive.train_dataset_adaptation(self)
 
     def make_train_dataloader(self, shuffle: bool = True, **kwargs: Any) -> None:
         """Shuffled minibatches of ``train_mb_size`` (plugins may replace the loader)."""
