@@ -10,7 +10,15 @@ import torch
 from accuracy_runs import mean_accuracy
 from torch import nn
 
-from cltutor import EWC, EWCPlugin, MTSimpleMLP, SplitDigits, ewc_penalty, fisher_diagonal
+from cltutor import (
+    EWC,
+    EWCPlugin,
+    MTSimpleMLP,
+    SplitDigits,
+    ewc_penalty,
+    fisher_diagonal,
+    merge_penalty_terms,
+)
 from cltutor.data import ClassificationDataset
 
 
@@ -71,6 +79,33 @@ def test_the_penalty_and_its_gradient_are_lambda_f_times_the_distance():
     penalty.backward()
     for n, p in model.named_parameters():
         torch.testing.assert_close(p.grad, 10.0 * fisher[n] * (p.detach() - anchor[n]))
+
+
+def test_the_merged_terms_give_the_same_penalty_and_gradient_as_every_pair():
+    """The plugin sums one merged term per parameter instead of one per experience."""
+    gen = torch.Generator().manual_seed(0)
+    model = nn.Linear(3, 2)
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    saved = []
+    for k in range(4):
+        names = ["weight"] if k == 2 else ["weight", "bias"]  # a parameter missing in one
+        fisher = {n: torch.rand(shapes[n], generator=gen) for n in names}
+        fisher["weight"][0, 0] = 0.0  # an entry no experience finds important
+        saved.append((fisher, {n: torch.randn(shapes[n], generator=gen) for n in names}))
+    saved[1][0]["weight"][0, 0] = 0.0
+    fisher, anchor, constant = merge_penalty_terms(saved)
+    direct = ewc_penalty(model, saved, ewc_lambda=7.0)
+    merged = ewc_penalty(model, [(fisher, anchor)], ewc_lambda=7.0) + 7.0 / 2 * constant
+    torch.testing.assert_close(merged, direct)
+    direct_grads = torch.autograd.grad(direct, list(model.parameters()))
+    merged_grads = torch.autograd.grad(merged, list(model.parameters()))
+    for a, b in zip(direct_grads, merged_grads, strict=True):
+        torch.testing.assert_close(a, b)
+    plugin = EWCPlugin(ewc_lambda=7.0)
+    plugin.saved = saved  # the plugin merges what it holds, even a list set from outside
+    torch.testing.assert_close(plugin.penalty(model), direct)
+    plugin.saved = saved[:1]
+    torch.testing.assert_close(plugin.penalty(model), ewc_penalty(model, saved[:1], 7.0))
 
 
 def fake_strategy(model, x, y):

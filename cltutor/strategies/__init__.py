@@ -30,6 +30,7 @@ from cltutor.strategies.regularization import (
     distillation_loss,
     ewc_penalty,
     fisher_diagonal,
+    merge_penalty_terms,
 )
 from cltutor.strategies.replay import Replay, ReplayPlugin
 
@@ -50,6 +51,7 @@ __all__ = [
     "EWCPlugin",
     "ewc_penalty",
     "fisher_diagonal",
+    "merge_penalty_terms",
     "SynapticIntelligence",
     "LwF",
     "LwFPlugin",

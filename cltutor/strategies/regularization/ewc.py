@@ -33,7 +33,8 @@ from cltutor.strategies.arguments import check_plugins
 from cltutor.strategies.base import Naive
 from cltutor.strategies.clock import model_modes, restore_modes
 
-__all__ = ["fisher_diagonal", "ewc_penalty", "EWCPlugin", "EWC", "check_lambda"]
+__all__ = ["fisher_diagonal", "ewc_penalty", "merge_penalty_terms", "EWCPlugin", "EWC",
+           "check_lambda"]
 
 Importance = dict[str, Tensor]  # parameter name -> a tensor of its shape
 
@@ -154,6 +155,46 @@ def ewc_penalty(model: nn.Module, saved: Sequence[tuple[Importance, Importance]]
     return ewc_lambda / 2 * torch.stack(terms).sum()
 
 
+def merge_penalty_terms(saved: Sequence[tuple[Importance, Importance]]
+                        ) -> tuple[Importance, Importance, float]:
+    """One ``(F, theta*)`` pair and a constant that give the penalty of all of ``saved``.
+
+    Per parameter, ``sum_k F_k (theta - theta*_k)^2 = S (theta - m)^2 + c`` with
+    ``S = sum_k F_k``, ``m = sum_k F_k theta*_k / S`` and ``c = sum_k F_k theta*_k^2 - S m^2``,
+    so the penalty after ``T`` experiences costs one term per parameter, not ``T``. The
+    constant moves no gradient; it keeps the penalty's value.
+
+    Examples
+    --------
+    >>> model = nn.Linear(1, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.fill_(0.0)
+    >>> saved = [({"weight": torch.tensor([[1.0]])}, {"weight": torch.tensor([[1.0]])}),
+    ...          ({"weight": torch.tensor([[3.0]])}, {"weight": torch.tensor([[-1.0]])})]
+    >>> fisher, anchor, c = merge_penalty_terms(saved)
+    >>> fisher["weight"].item(), anchor["weight"].item(), c
+    (4.0, -0.5, 3.0)
+    >>> merged = ewc_penalty(model, [(fisher, anchor)], 2.0) + 2.0 / 2 * c
+    >>> float(ewc_penalty(model, saved, 2.0)), float(merged)
+    (4.0, 4.0)
+    """
+    if len(saved) == 1:  # nothing to merge: exactly the pair
+        fisher, anchor = saved[0]
+        return dict(fisher), {n: anchor[n] for n in fisher}, 0.0
+    total: Importance = {}
+    weighted: Importance = {}
+    constant = 0.0
+    for fisher, anchor in saved:
+        for n, f in fisher.items():
+            total[n] = total[n] + f if n in total else f.clone()
+            weighted[n] = weighted[n] + f * anchor[n] if n in weighted else f * anchor[n]
+            constant += float((f.double() * anchor[n].double() ** 2).sum())
+    mean = {n: torch.where(total[n] > 0, weighted[n] / total[n], torch.zeros_like(total[n]))
+            for n in total}
+    constant -= sum(float((total[n].double() * mean[n].double() ** 2).sum()) for n in total)
+    return total, mean, max(constant, 0.0)
+
+
 class EWCPlugin(SupervisedPlugin):
     """Adds the EWC penalty to every training loss after the first experience.
 
@@ -209,9 +250,18 @@ class EWCPlugin(SupervisedPlugin):
         self.keep_importance_data = keep_importance_data
         self.saved: list[tuple[Importance, Importance]] = []
         self.history: list[Importance] = []  # every experience's own Fisher, when kept
+        self._merged: tuple[Importance, Importance, float] = ({}, {}, 0.0)
+        self._merged_from: list[tuple[Importance, Importance]] = []  # the pairs merged
 
     def penalty(self, model: nn.Module) -> Tensor:
-        return ewc_penalty(model, self.saved, self.ewc_lambda)
+        """The penalty of every pair in ``saved``, from their merged form (one term per
+        parameter, see :func:`merge_penalty_terms`), merged again when ``saved`` changes."""
+        if len(self.saved) != len(self._merged_from) or any(
+                p is not q for p, q in zip(self.saved, self._merged_from, strict=True)):
+            self._merged, self._merged_from = merge_penalty_terms(self.saved), list(self.saved)
+        fisher, anchor, constant = self._merged
+        return ewc_penalty(model, [(fisher, anchor)], self.ewc_lambda) \
+            + self.ewc_lambda / 2 * constant
 
     def before_backward(self, strategy: Any, **kwargs: Any) -> None:
         if self.saved and self.ewc_lambda > 0:
@@ -226,12 +276,12 @@ class EWCPlugin(SupervisedPlugin):
             self.history.append(fisher)
         if self.mode == "separate":
             self.saved.append((fisher, anchor))
-            return
-        if self.saved:  # online: decay the running Fisher, then add this experience's
-            old, _ = self.saved[0]
-            fisher = {n: f + self.decay_factor * old[n] if n in old else f
-                      for n, f in fisher.items()}
-        self.saved = [(fisher, anchor)]
+        else:
+            if self.saved:  # online: decay the running Fisher, then add this experience's
+                old, _ = self.saved[0]
+                fisher = {n: f + self.decay_factor * old[n] if n in old else f
+                          for n, f in fisher.items()}
+            self.saved = [(fisher, anchor)]
 
 
 class EWC(Naive):
