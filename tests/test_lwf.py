@@ -26,6 +26,12 @@ def train(strategy, stream):
     return strategy
 
 
+def test_distillation_loss_is_exactly_zero_when_the_outputs_agree():
+    logits = torch.randn(64, 10, generator=torch.Generator().manual_seed(0)) * 5
+    for temperature in (0.5, 1.0, 2.0, 8.0):
+        assert float(distillation_loss(logits, logits.clone(), temperature)) == 0.0
+
+
 def test_a_single_head_model_distils_only_the_old_classes():
     bm = SplitDigits(5, seed=0)
     model = SimpleMLP(num_classes=10, input_size=64, hidden_size=16, drop_rate=0.0)

@@ -41,8 +41,8 @@ def distillation_loss(new_logits: Tensor, old_logits: Tensor, temperature: float
     0.0
     """
     log_p = F.log_softmax(new_logits / temperature, dim=1)
-    q = F.softmax(old_logits / temperature, dim=1)
-    return F.kl_div(log_p, q, reduction="batchmean")
+    log_q = F.log_softmax(old_logits / temperature, dim=1)  # as logs: exactly 0 when equal
+    return F.kl_div(log_p, log_q, reduction="batchmean", log_target=True)
 
 
 class LwFPlugin(SupervisedPlugin):
