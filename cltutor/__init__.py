@@ -107,11 +107,13 @@ from cltutor.strategies import (
     distillation_loss,
     ewc_penalty,
     fisher_diagonal,
+    merge_penalty_terms,
     project_gradient,
 )
 from cltutor.viz import (
     BufferExplorer,
     FigureView,
+    LiveComparison,
     LivePlotLogger,
     LoaderInspector,
     StrategyPlayground,

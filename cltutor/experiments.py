@@ -188,7 +188,8 @@ class ExperimentResult:
     """What one run produced: the accuracy matrix and how it was obtained.
 
     ``accuracy_matrix[t, k]`` is the test accuracy on experience ``k`` after
-    training on experience ``t``.
+    training on experience ``t``. ``cl_strategy`` is the strategy object that ran, to look
+    inside it afterwards (``result.cl_strategy.ewc_plugin.saved``, ``result.cl_strategy.model``).
     """
 
     strategy: str
@@ -196,6 +197,7 @@ class ExperimentResult:
     accuracy_matrix: np.ndarray
     seconds: float
     config: dict[str, Any] = field(default_factory=dict)
+    cl_strategy: Naive | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> dict[str, float]:
@@ -295,4 +297,4 @@ def run_experiment(
     config = dict(n_experiences=n_experiences, scenario=bm.scenario, epochs=epochs, lr=lr,
                   batch_size=batch_size, seed=seed, device=str(cl.device), **options)
     name = benchmark if isinstance(benchmark, str) else getattr(bm, "name", "benchmark")
-    return ExperimentResult(strategy, name, evaluator.accuracy_matrix, seconds, config)
+    return ExperimentResult(strategy, name, evaluator.accuracy_matrix, seconds, config, cl)

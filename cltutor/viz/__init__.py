@@ -6,10 +6,13 @@
   forgetting curves, accuracy matrices and A-GEM projection rates.
 - :mod:`~cltutor.viz.live`: ``LivePlotLogger`` (a logger that redraws the curves while
   training runs) and ``FigureView``.
+- :mod:`~cltutor.viz.compare`: ``LiveComparison``, several runs' average accuracy in one
+  live figure (``plot_comparison`` draws it).
 - :mod:`~cltutor.viz.panels`: ``BufferExplorer`` and ``LoaderInspector`` widgets.
 - :mod:`~cltutor.viz.playground`: ``StrategyPlayground``, every strategy in one panel.
 """
 
+from cltutor.viz.compare import LiveComparison, plot_comparison
 from cltutor.viz.live import FigureView, LivePlotLogger
 from cltutor.viz.panels import BufferExplorer, LoaderInspector
 from cltutor.viz.playground import StrategyPlayground, comparison_table
@@ -26,6 +29,7 @@ from cltutor.viz.summaries import batch_composition, class_counts, pca_2d
 
 __all__ = [
     "FigureView",
+    "LiveComparison",
     "LivePlotLogger",
     "BufferExplorer",
     "LoaderInspector",
@@ -38,6 +42,7 @@ __all__ = [
     "plot_accuracy_matrix",
     "plot_batch_composition",
     "plot_buffer_composition",
+    "plot_comparison",
     "plot_exemplar_projection",
     "plot_forgetting_curves",
     "plot_projection_rate",
