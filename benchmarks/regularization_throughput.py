@@ -2,8 +2,9 @@
 
 60,000 samples of 1x28x28 in 5 class-incremental experiences, MLP 784-400-400-10, SGD lr
 0.01, batch 32, one epoch per experience, no metrics. Both loops draw the same
-permutations, add the same penalty with the same pure functions (``ewc_penalty`` after
-``fisher_diagonal`` at the end of each experience; ``distillation_loss`` of a frozen copy
+permutations, add the same penalty with the same pure functions (``ewc_penalty`` of the
+pairs that ``fisher_diagonal`` gives at the end of each experience, merged into one term per
+parameter by ``merge_penalty_terms`` as the plugin does; ``distillation_loss`` of a frozen copy
 on the old classes), and end with the same weights (checked): the ratio is what
 cltutor's loop, plugins and callbacks cost on top. Runs alternate; medians.
 
@@ -26,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import mnist_sized_benchmark  # noqa: E402
 from throughput import experience_seeds, make_model, same_weights  # noqa: E402
 
-from cltutor import EWC, LwF, distillation_loss, ewc_penalty, fisher_diagonal  # noqa: E402
+from cltutor import (  # noqa: E402
+    EWC,
+    LwF,
+    distillation_loss,
+    ewc_penalty,
+    fisher_diagonal,
+    merge_penalty_terms,
+)
 
 EWC_LAMBDA, ALPHA, T = 100.0, 1.0, 2.0
 
@@ -34,7 +42,7 @@ EWC_LAMBDA, ALPHA, T = 100.0, 1.0, 2.0
 def bare_loop(bm, kind: str, batch_size: int, seed: int):
     model = make_model(seed)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    saved, prev, old_classes = [], None, []
+    saved, merged, prev, old_classes = [], None, None, []
     start = time.perf_counter()
     for exp, s in zip(bm.train_stream, experience_seeds(seed, bm.n_experiences), strict=True):
         x, y = exp.dataset.x, exp.dataset.y
@@ -46,7 +54,9 @@ def bare_loop(bm, kind: str, batch_size: int, seed: int):
             out = model(xb)
             loss = F.cross_entropy(out, yb)
             if kind == "ewc" and saved:
-                loss = loss + ewc_penalty(model, saved, EWC_LAMBDA)
+                fisher, anchor, constant = merged
+                loss = loss + ewc_penalty(model, [(fisher, anchor)], EWC_LAMBDA) \
+                    + EWC_LAMBDA / 2 * constant
             if kind == "lwf" and prev is not None:
                 with torch.no_grad():
                     old = prev(xb)
@@ -57,6 +67,7 @@ def bare_loop(bm, kind: str, batch_size: int, seed: int):
         if kind == "ewc":
             fisher = fisher_diagonal(model, exp.dataset)
             saved.append((fisher, {n: p.detach().clone() for n, p in model.named_parameters()}))
+            merged = merge_penalty_terms(saved)
         else:
             prev = copy.deepcopy(model).eval()
             for p in prev.parameters():

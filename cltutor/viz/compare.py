@@ -99,17 +99,18 @@ class LiveComparison:
 
     def __init__(self, output: Any = None, reference: Mapping[str, float] | None = None,
                  stream: str = "test", min_interval: float = 1.0,
-                 figsize: tuple[float, float] = (6.5, 3.5)) -> None:
+                 figsize: tuple[float, float] = (7.5, 3.5)) -> None:
         check_number("min_interval", min_interval, "Try min_interval=1.0 (seconds).", low=0)
-        self.view = FigureView(output)
+        self.view = FigureView(output, dpi=100)
         self.reference = dict(reference or {})
         self.stream = stream
         self.min_interval = float(min_interval)
         self.curves: dict[str, list[tuple[float, float]]] = {}
         self.figure = Figure(figsize=figsize)
         self.ax = self.figure.add_subplot()
-        self.figure.subplots_adjust(left=0.1, right=0.72, bottom=0.15, top=0.9)  # legend right
+        self.figure.subplots_adjust(left=0.09, right=0.68, bottom=0.15, top=0.9)  # legend right
         self._last_redraw = float("-inf")
+        self._changed = False  # something recorded that is not drawn yet
 
     def curve(self, label: str) -> BaseLogger:
         """A logger that draws one run as the curve ``label`` (replacing one so named)."""
@@ -118,6 +119,7 @@ class LiveComparison:
                             f"Write compare.curve('EWC').")
         self.curves.pop(label, None)  # a replaced curve moves to the end of the legend
         self.curves[label] = []
+        self._changed = True
         return _RunCurve(self, label)
 
     def redraw(self) -> None:
@@ -126,9 +128,13 @@ class LiveComparison:
         plot_comparison(self.curves, ax=self.ax, reference=self.reference)
         self.view.show(self.figure)
         self._last_redraw = time.perf_counter()
+        self._changed = False
 
     def _maybe_redraw(self, final: bool) -> None:
-        if final or time.perf_counter() - self._last_redraw >= self.min_interval:
+        """Redraw what changed: now at the end of a call (``final``), else only once
+        ``min_interval`` seconds have passed since the last redraw."""
+        if self._changed and (
+                final or time.perf_counter() - self._last_redraw >= self.min_interval):
             self.redraw()
 
 
@@ -167,10 +173,14 @@ class _RunCurve(BaseLogger):
         if np.isnan(seen).all():
             return
         x = self._started - 1 + self._epochs / max(strategy.train_epochs, 1)
+        point = (x, float(np.nanmean(seen)))
         points = self.comparison.curves.setdefault(self.label, [])
-        if points and points[-1][0] == x:  # evaluated again with the same weights
+        if points and points[-1] == point:  # evaluated again with the same weights
+            return
+        if points and points[-1][0] == x:
             points.pop()
-        points.append((x, float(np.nanmean(seen))))
+        points.append(point)
+        self.comparison._changed = True
         self.comparison._maybe_redraw(final=not self._inside_train)
 
     def after_training(self, strategy: Any, **kwargs: Any) -> None:
