@@ -118,9 +118,8 @@ class LiveComparison:
             raise TypeError(f"label must be a non-empty str naming the run, got {label!r}. "
                             f"Write compare.curve('EWC').")
         self.curves.pop(label, None)  # a replaced curve moves to the end of the legend
-        self.curves[label] = []
         self._changed = True
-        return _RunCurve(self, label)
+        return _RunCurve(self, label)  # which starts the empty curve
 
     def redraw(self) -> None:
         """Draw every curve recorded so far and show the figure."""
