@@ -2,7 +2,8 @@
 
 MLP 64-256-256 (no dropout), SGD lr 0.05 momentum 0.9, batch 32, 5 epochs per experience,
 5 experiences; the final average accuracy (mean of the last row of the accuracy matrix)
-over seeds 0-2. A task-incremental stream gets an MTSimpleMLP (one head per task).
+over seeds 0-2. A task-incremental stream gets an MTSimpleMLP (one head per task). The
+option ``online=True`` trains each sample once: 1 epoch of minibatches of 10.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import numpy as np
 import torch
 
 from cltutor import (
+    DER,
     EWC,
     Cumulative,
     EvaluationPlugin,
+    GDumb,
+    ICaRL,
     JointTraining,
     LwF,
     MTSimpleMLP,
     Naive,
+    OnlineReplay,
     Replay,
     SimpleMLP,
     SynapticIntelligence,
@@ -28,12 +33,13 @@ from cltutor import (
 )
 
 STRATEGIES = {"naive": Naive, "replay": Replay, "ewc": EWC, "si": SynapticIntelligence,
-              "lwf": LwF, "cumulative": Cumulative, "joint": JointTraining}
+              "lwf": LwF, "cumulative": Cumulative, "joint": JointTraining, "gdumb": GDumb,
+              "der": DER, "online_replay": OnlineReplay}
 SEEDS = (0, 1, 2)
 
 
 def final_average_accuracy(benchmark: str, scenario: str | None, strategy: str, seed: int,
-                           **options) -> float:
+                           online: bool = False, **options) -> float:
     torch.manual_seed(seed)
     bm = get_benchmark(benchmark, scenario, n_experiences=5, seed=seed)
     if bm.scenario == "task":
@@ -43,8 +49,12 @@ def final_average_accuracy(benchmark: str, scenario: str | None, strategy: str, 
                           hidden_layers=2, drop_rate=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     evaluator = EvaluationPlugin(accuracy_metrics(stream=True))
-    cl = STRATEGIES[strategy](model, optimizer, train_mb_size=32, train_epochs=5,
-                              evaluator=evaluator, device="cpu", seed=seed, **options)
+    loop = dict(train_mb_size=10 if online else 32, train_epochs=1 if online else 5,
+                evaluator=evaluator, device="cpu", seed=seed)
+    if strategy == "icarl":  # Avalanche's signature: the network in two parts
+        cl = ICaRL(model.features, model.classifier, optimizer, **loop, **options)
+    else:
+        cl = STRATEGIES[strategy](model, optimizer, **loop, **options)
     if strategy == "joint":
         cl.train(bm.train_stream)
     else:

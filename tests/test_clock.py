@@ -15,9 +15,13 @@ from tqdm import tqdm
 from cltutor import (
     AGEM,
     AR1,
+    DER,
     EvaluationPlugin,
+    GDumb,
+    ICaRL,
     InteractiveLogger,
     Naive,
+    OnlineReplay,
     Replay,
     SimpleMLP,
     SplitDigits,
@@ -27,7 +31,7 @@ from cltutor import (
 from cltutor.data import Experience, Stream
 from cltutor.strategies.clock import Clock, seeded_global_rng
 
-STRATEGIES = ["naive", "replay", "agem", "ar1"]
+STRATEGIES = ["naive", "replay", "agem", "ar1", "gdumb", "der", "online", "icarl"]
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,14 @@ def build(name, evaluator=None, plugins=(), seed=3):
         return Naive(model, optimizer, **common)
     if name == "replay":
         return Replay(model, optimizer, mem_size=40, **common)
+    if name == "gdumb":
+        return GDumb(model, optimizer, mem_size=40, **common)
+    if name == "der":
+        return DER(model, optimizer, mem_size=40, **common)
+    if name == "online":
+        return OnlineReplay(model, optimizer, mem_size=40, **common)
+    if name == "icarl":
+        return ICaRL(model.features, model.classifier, optimizer, memory_size=40, **common)
     return AGEM(model, optimizer, patterns_per_experience=20, sample_size=16, **common)
 
 

@@ -22,6 +22,7 @@ from cltutor.data import (
     domain_incremental_benchmark,
     permute_pixels,
     rotate_images,
+    split_online_stream,
 )
 
 
@@ -369,3 +370,45 @@ def test_domain_incremental_views_must_be_functions(views):
     with pytest.raises(TypeError, match=r"views must be a non-empty list of functions, one per "
                                         r"experience, got .*Example: views=\["):
         domain_incremental_benchmark(ds, ds, views)
+
+
+# -- online streams ------------------------------------------------------------
+def test_split_online_stream_cuts_each_experience_into_pieces_that_partition_it():
+    bm = SplitDigits(n_experiences=5, seed=0)
+    online = split_online_stream(bm.train_stream, experience_size=10, seed=0)
+    assert online.name == "train" and online.scenario == bm.train_stream.scenario
+    assert [e.current_experience for e in online] == list(range(len(online)))
+    for origin in bm.train_stream:
+        pieces = [e for e in online if e.origin_experience is origin]
+        n = len(origin.dataset)
+        assert [len(p.dataset) for p in pieces] == [10] * (n // 10) + [n % 10] * (n % 10 > 0)
+        assert [p.is_first_subexp for p in pieces] == [True] + [False] * (len(pieces) - 1)
+        assert [p.is_last_subexp for p in pieces] == [False] * (len(pieces) - 1) + [True]
+        assert {p.sub_stream_length for p in pieces} == {len(pieces)}
+        rows = torch.cat([p.dataset.x for p in pieces]).flatten(1)
+        assert sorted(map(tuple, rows.tolist())) == sorted(map(tuple, origin.dataset.x.flatten(1)
+                                                               .tolist()))
+        for p in pieces:
+            assert set(p.classes_in_this_experience) <= set(origin.classes_in_this_experience)
+
+
+def test_split_online_stream_order_drop_last_and_seed():
+    stream = SplitDigits(n_experiences=5, seed=0).train_stream[:1]
+    in_order = split_online_stream(stream, 50, shuffle=False)
+    assert torch.equal(in_order[0].dataset.x, stream[0].dataset.x[:50])
+    dropped = split_online_stream(stream, 50, drop_last=True, seed=0)
+    assert [len(e.dataset) for e in dropped] == [50] * (len(stream[0].dataset) // 50)
+    a, b, c = (split_online_stream(stream, 50, seed=s) for s in (0, 0, 1))
+    assert torch.equal(a[0].dataset.x, b[0].dataset.x)
+    assert not torch.equal(a[0].dataset.x, c[0].dataset.x)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"stream": [1, 2]}, TypeError, r"stream must be a cltutor Stream .*got list"),
+    ({"experience_size": 0}, ValueError, r"experience_size must be a positive int, got 0"),
+    ({"shuffle": "yes"}, TypeError, r"shuffle must be True or False"),
+])
+def test_split_online_stream_bad_input(kwargs, error, match):
+    args = {"stream": SplitDigits(n_experiences=5).train_stream, "experience_size": 10, **kwargs}
+    with pytest.raises(error, match=match):
+        split_online_stream(**args)

@@ -3,7 +3,8 @@
 - :mod:`~cltutor.data.dataset`: ``ClassificationDataset`` (tensors ``x``, ``y``, ``t``),
   ``Experience``.
 - :mod:`~cltutor.data.benchmark`: ``Stream``, ``Benchmark`` and the three ``SCENARIOS``.
-- :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated.
+- :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated,
+  ``split_online_stream``.
 - :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
   ``RotatedDigits``.
 - :mod:`~cltutor.data.vision`: ``SplitMNIST`` and co. through torchvision.
@@ -17,7 +18,11 @@ from cltutor.data.dataset import ClassificationDataset, Experience
 from cltutor.data.digits import PermutedDigits, RotatedDigits, SplitDigits, digits_train_test
 from cltutor.data.download import DOWNLOAD_TIMEOUT
 from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
-from cltutor.data.streams import class_incremental_benchmark, domain_incremental_benchmark
+from cltutor.data.streams import (
+    class_incremental_benchmark,
+    domain_incremental_benchmark,
+    split_online_stream,
+)
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip, permute_pixels, rotate_images
 from cltutor.data.vision import (
     DatasetNotFoundError,
@@ -41,6 +46,7 @@ __all__ = [
     "digits_train_test",
     "class_incremental_benchmark",
     "domain_incremental_benchmark",
+    "split_online_stream",
     "NormalizeBatch",
     "RandomCropFlip",
     "permute_pixels",

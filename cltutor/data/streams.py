@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cltutor._checks import check_bool, check_seed, is_int, make_generator
+from cltutor._checks import (
+    check_bool,
+    check_positive_int,
+    check_seed,
+    is_int,
+    make_generator,
+    next_seed,
+)
 from cltutor.data.benchmark import Benchmark, Stream, scenario_flags
 from cltutor.data.dataset import ClassificationDataset, Experience
 from cltutor.data.transforms import permute_pixels, rotate_images
@@ -35,6 +42,7 @@ __all__ = [
     "rotation_angles",
     "permuted_benchmark",
     "rotated_benchmark",
+    "split_online_stream",
 ]
 
 
@@ -334,3 +342,58 @@ def rotated_benchmark(
     return domain_incremental_benchmark(
         train_ds, test_ds, views, return_task_id=return_task_id, name=name
     )
+
+
+# -- online ------------------------------------------------------------------
+def split_online_stream(
+    stream: Stream,
+    experience_size: int,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int | None = None,
+) -> Stream:
+    """Cut every experience of ``stream`` into small experiences of ``experience_size`` rows.
+
+    Avalanche's name, for online (single-pass) continual learning: train once on each small
+    experience, in order. Each keeps ``origin_experience`` (the experience it was cut from),
+    ``is_first_subexp``, ``is_last_subexp`` and ``sub_stream_length`` (how many pieces its
+    origin gave). ``shuffle`` mixes the rows of an experience before cutting (seeded by
+    ``seed``); ``drop_last`` drops a last piece smaller than ``experience_size``.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> online = split_online_stream(bm.train_stream, experience_size=10, seed=0)
+    >>> len(bm.train_stream[0].dataset), online[0].sub_stream_length, len(online[0].dataset)
+    (291, 30, 10)
+    >>> last = online[29]
+    >>> len(last.dataset), last.origin_experience.current_experience, last.is_last_subexp
+    (1, 0, True)
+    """
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a cltutor Stream (e.g. bm.train_stream), got "
+                        f"{type(stream).__name__}.")
+    check_positive_int("experience_size", experience_size, "Use experience_size=10.")
+    check_bool("shuffle", shuffle)
+    check_bool("drop_last", drop_last)
+    check_seed(seed)
+    generator = make_generator(seed)
+    pieces = []
+    for origin in stream:
+        data = origin.dataset
+        n = len(data)
+        g = None if generator is None else make_generator(next_seed(generator))
+        order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)  # None: global
+        chunks = list(order.split(experience_size))
+        if drop_last and len(chunks[-1]) < experience_size:
+            chunks.pop()
+        for i, rows in enumerate(chunks):
+            piece = Experience(data.subset(rows), len(pieces))
+            piece.origin_experience = origin
+            piece.is_first_subexp, piece.is_last_subexp = i == 0, i == len(chunks) - 1
+            piece.sub_stream_length = len(chunks)
+            pieces.append(piece)
+    online = Stream(stream.name, pieces)
+    online.scenario = stream.scenario
+    return online

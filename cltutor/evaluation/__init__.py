@@ -7,6 +7,8 @@
 - :mod:`~cltutor.evaluation.tally`: ``Tally``, the device-side sums of hits and losses.
 - :mod:`~cltutor.evaluation.plugin`: ``EvaluationPlugin``, which fills the matrix.
 - :mod:`~cltutor.evaluation.loggers`: ``InteractiveLogger`` (progress bars), ``TextLogger``.
+- :mod:`~cltutor.evaluation.probe`: ``linear_probe``: is the forgetting in the features or
+  in the head?
 """
 
 from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
@@ -29,6 +31,7 @@ from cltutor.evaluation.metrics import (
     seen_average_accuracy,
 )
 from cltutor.evaluation.plugin import EvaluationPlugin, default_evaluator
+from cltutor.evaluation.probe import ProbeResult, linear_probe
 
 __all__ = [
     "BaseLogger",
@@ -50,4 +53,6 @@ __all__ = [
     "results_to_dataframe",
     "EvaluationPlugin",
     "default_evaluator",
+    "ProbeResult",
+    "linear_probe",
 ]

@@ -5,6 +5,7 @@
 - :mod:`~cltutor.memory.buffers`: reservoir, experience- and class-balanced buffers.
 - :mod:`~cltutor.memory.parametric`: the buffer ranked by a selection strategy; buffers by name.
 - :mod:`~cltutor.memory.selection`: random, herding and closest-to-center exemplar selection.
+- :mod:`~cltutor.memory.reservoir`: Algorithm R, the reservoir online replay updates per batch.
 - :mod:`~cltutor.memory.loaders`: group-, task-balanced, replay and infinite loaders.
 """
 
@@ -25,6 +26,7 @@ from cltutor.memory.loaders import (
 )
 from cltutor.memory.parametric import ParametricBuffer, make_storage_policy
 from cltutor.memory.quotas import group_quotas
+from cltutor.memory.reservoir import ReservoirMemory, algorithm_r_slots
 from cltutor.memory.selection import (
     ClosestToCenterSelectionStrategy,
     ExemplarsSelectionStrategy,
@@ -49,6 +51,8 @@ __all__ = [
     "ReplayDataLoader",
     "GroupBalancedInfiniteDataLoader",
     "group_quotas",
+    "ReservoirMemory",
+    "algorithm_r_slots",
     "ExemplarsSelectionStrategy",
     "RandomExemplarsSelectionStrategy",
     "FeatureBasedExemplarsSelectionStrategy",

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cltutor._checks import check_int_range, make_generator
+from cltutor._checks import check_bool, check_int_range, make_generator
 from cltutor.data.dataset import ClassificationDataset
 from cltutor.models import model_output
 
@@ -252,7 +252,9 @@ class FeatureBasedExemplarsSelectionStrategy(ExemplarsSelectionStrategy):
 class HerdingSelectionStrategy(FeatureBasedExemplarsSelectionStrategy):
     """Herding (iCaRL): the chosen items' mean feature tracks the group's mean.
 
-    See :func:`herding_order`; selection stops once the quota is filled.
+    See :func:`herding_order`; selection stops once the quota is filled. With
+    ``normalize=True`` every feature is scaled to unit L2 norm first, as iCaRL does (its
+    nearest-mean classifier compares directions); the default keeps the raw features.
 
     Examples
     --------
@@ -267,7 +269,15 @@ class HerdingSelectionStrategy(FeatureBasedExemplarsSelectionStrategy):
     Notebook ``03_buffers.ipynb`` shows which digits herding keeps.
     """
 
+    def __init__(self, model: nn.Module, layer_name: str, normalize: bool = False) -> None:
+        super().__init__(model, layer_name)
+        check_bool("normalize", normalize)
+        self.normalize = normalize
+
     def make_sorted_indices_from_features(self, features: Tensor, k: int | None = None) -> Tensor:
+        if self.normalize:
+            f = features.flatten(1)  # (n, d)
+            features = f / f.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return herding_order(features, k)
 
 

@@ -8,6 +8,8 @@ the ``features`` output, and latent replay freezes the lower layers.
   ``MTSimpleMLP`` (task-incremental learning: one head per task).
 - :mod:`~cltutor.models.batch_renorm`: ``BatchRenorm2D``.
 - :mod:`~cltutor.models.latent`: ``LatentReplayNet``, AR1's network.
+- :mod:`~cltutor.models.ncm`: ``NCMClassifier`` (iCaRL's nearest mean of exemplars),
+  ``TrainEvalModel``, ``class_means``.
 """
 
 from cltutor.models.batch_renorm import BatchRenorm2D
@@ -20,6 +22,7 @@ from cltutor.models.multitask import (
     add_new_parameters,
     model_output,
 )
+from cltutor.models.ncm import NCMClassifier, TrainEvalModel, class_means
 from cltutor.models.simple import SimpleCNN, SimpleMLP, count_parameters
 
 __all__ = [
@@ -34,4 +37,7 @@ __all__ = [
     "add_new_parameters",
     "BatchRenorm2D",
     "LatentReplayNet",
+    "NCMClassifier",
+    "TrainEvalModel",
+    "class_means",
 ]

@@ -7,6 +7,8 @@
 - :mod:`~cltutor.strategies.agem`: ``project_gradient``, ``AGEMPlugin`` / ``AGEM``.
 - :mod:`~cltutor.strategies.regularization`: ``EWC``, ``SynapticIntelligence``, ``LwF`` and
   their plugins and pure functions.
+- :mod:`~cltutor.strategies.replay_family`: ``OnlineReplay``, ``GDumb``, ``DER`` (DER++),
+  ``ICaRL`` and their plugins.
 - :mod:`~cltutor.strategies.bounds`: the upper bounds ``Cumulative`` and ``JointTraining``.
 - :mod:`~cltutor.strategies.ar1` and :mod:`~cltutor.strategies.ar1_plugins`: ``AR1`` latent
   replay with CWR* and Synaptic Intelligence.
@@ -33,6 +35,18 @@ from cltutor.strategies.regularization import (
     merge_penalty_terms,
 )
 from cltutor.strategies.replay import Replay, ReplayPlugin
+from cltutor.strategies.replay_family import (
+    DER,
+    DERPlugin,
+    GDumb,
+    GDumbPlugin,
+    ICaRL,
+    OnlineReplay,
+    OnlineReplayPlugin,
+    der_loss,
+    icarl_loss,
+    reset_weights,
+)
 
 __all__ = [
     "Clock",
@@ -58,4 +72,14 @@ __all__ = [
     "distillation_loss",
     "Cumulative",
     "JointTraining",
+    "OnlineReplay",
+    "OnlineReplayPlugin",
+    "GDumb",
+    "GDumbPlugin",
+    "reset_weights",
+    "DER",
+    "DERPlugin",
+    "der_loss",
+    "ICaRL",
+    "icarl_loss",
 ]
