@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+from accuracy_runs import mean_accuracy
 
 from cltutor import (
     GDumb,
@@ -17,7 +18,6 @@ from cltutor import (
     SupervisedPlugin,
 )
 from cltutor.strategies import reset_weights
-from accuracy_runs import mean_accuracy
 
 
 class StartSpy(SupervisedPlugin):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from accuracy_runs import mean_accuracy
 
 from cltutor import (
     Naive,
@@ -14,7 +15,6 @@ from cltutor import (
     SupervisedPlugin,
     split_online_stream,
 )
-from accuracy_runs import mean_accuracy
 
 
 class BatchSpy(SupervisedPlugin):

@@ -7,6 +7,7 @@ import pytest
 import torch
 from memory_helpers import FlatFeatures, brute_herding
 
+from cltutor import SimpleMLP
 from cltutor.data import ClassificationDataset
 from cltutor.memory.selection import (
     HerdingSelectionStrategy,
@@ -88,3 +89,16 @@ def test_extract_features_batch_size_is_checked():
     data = ClassificationDataset(torch.rand(4, 3), torch.zeros(4))
     with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 0\. Try batch_size"):
         extract_features(FlatFeatures(3), "features", data, batch_size=0)
+
+
+def test_herding_can_normalise_the_features_first_as_icarl():
+    model = SimpleMLP(num_classes=2, input_size=6, hidden_size=8)
+    g = torch.Generator().manual_seed(0)
+    f = torch.rand(30, 8, generator=g) * torch.arange(1, 31.0)[:, None]  # lengths differ
+    unit = f / f.norm(dim=1, keepdim=True)
+    plain = HerdingSelectionStrategy(model, "features")
+    icarl = HerdingSelectionStrategy(model, "features", normalize=True)
+    assert plain.make_sorted_indices_from_features(f, 10).tolist() == brute_herding(f, 10)
+    assert icarl.make_sorted_indices_from_features(f, 10).tolist() == brute_herding(unit, 10)
+    with pytest.raises(TypeError, match=r"normalize must be True or False, got 1"):
+        HerdingSelectionStrategy(model, "features", normalize=1)
