@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Strategy options default to None so that main() can tell a typed option from an
     # untyped one; STRATEGY_DEFAULTS fills the untyped ones for the chosen strategy.
     replay = run.add_argument_group("replay")
-    replay.add_argument("--mem-size", type=int, help="replay memory size (default 200)")
+    replay.add_argument("--mem-size", type=int,
+                        help="replay memory size (default 200; also GDumb, DER, iCaRL, "
+                             "online-replay)")
     replay.add_argument("--storage-policy", choices=("experience", "class", "reservoir",
                                                      "parametric"),
                         help="which rows the memory keeps (default experience)")
@@ -85,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--ewc-mode", choices=("separate", "online"), help="EWC (default separate)")
     reg.add_argument("--decay-factor", type=float, help="online EWC's decay, in (0, 1]")
     reg.add_argument("--si-lambda", type=float, help="SI's strength (default 1)")
-    reg.add_argument("--alpha", type=float, help="LwF's distillation weight (default 1)")
+    reg.add_argument("--alpha", type=float,
+                     help="LwF's distillation weight (default 1); DER's logit weight (default 0.1)")
     reg.add_argument("--temperature", type=float, help="LwF's temperature (default 2)")
+    family = run.add_argument_group("DER (GDumb, iCaRL and online-replay take --mem-size)")
+    family.add_argument("--beta", type=float, help="DER++'s label weight (default 0.5; 0 is DER)")
     return parser
 
 
@@ -102,6 +107,10 @@ STRATEGY_DEFAULTS: dict[str, dict] = {
     "lwf": {"alpha": 1.0, "temperature": 2.0},
     "cumulative": {},
     "joint": {},
+    "gdumb": {"mem_size": 200},
+    "der": {"mem_size": 200, "alpha": 0.1, "beta": 0.5},
+    "icarl": {"mem_size": 200},
+    "online-replay": {"mem_size": 200},
 }
 
 #: Options that must be positive ints, and their fixes.
@@ -131,10 +140,12 @@ def strategy_options(args: argparse.Namespace) -> dict:
             value = getattr(args, dest)
             if value is not None and dest not in own:
                 takers = [n for n, d in STRATEGY_DEFAULTS.items() if dest in d]
-                names = " or ".join(f"--strategy {n}" for n in takers)
+                names = ", ".join(takers[:-1]) + " or " * (len(takers) > 1) + takers[-1]
+                verb = "takes" if len(takers) == 1 else "take"
                 raise ValueError(
                     f"{_flag(dest)} must be left out with --strategy {args.strategy}, got "
-                    f"{value}. Only {names} takes it: drop {_flag(dest)} or use {names}."
+                    f"{value}. Only --strategy {names} {verb} it: drop {_flag(dest)} or use "
+                    f"--strategy {takers[0]}."
                 )
     return {dest: default if getattr(args, dest) is None else getattr(args, dest)
             for dest, default in own.items()}
@@ -162,7 +173,8 @@ def check_args(args: argparse.Namespace, options: dict) -> None:
         raise ValueError("--decay-factor must be given with --ewc-mode online: a number in "
                          "(0, 1], e.g. --decay-factor 0.9.")
     for dest, fix in (("ewc_lambda", "Use --ewc-lambda 0 for no penalty."),
-                      ("si_lambda", "Try --si-lambda 1."), ("alpha", "Try --alpha 1.")):
+                      ("si_lambda", "Try --si-lambda 1."), ("alpha", "Try --alpha 1."),
+                      ("beta", "Try --beta 0.5 (DER++), or 0 (DER).")):
         if dest in options:
             check_number(_flag(dest), options[dest], fix, low=0)
 

@@ -46,11 +46,15 @@ from cltutor.models import MTSimpleMLP, SimpleCNN, SimpleMLP
 from cltutor.strategies import (
     AGEM,
     AR1,
+    DER,
     EWC,
     Cumulative,
+    GDumb,
+    ICaRL,
     JointTraining,
     LwF,
     Naive,
+    OnlineReplay,
     Replay,
     SynapticIntelligence,
 )
@@ -107,15 +111,17 @@ def get_benchmark(name: str, scenario: str | None = None, **kwargs: Any) -> Benc
     return BENCHMARKS[name](**kwargs)
 
 
-STRATEGIES = ("naive", "replay", "agem", "ar1", "ewc", "si", "lwf", "cumulative", "joint")
+STRATEGIES = ("naive", "replay", "agem", "ar1", "ewc", "si", "lwf", "cumulative", "joint",
+              "gdumb", "der", "icarl", "online-replay")
 
 #: Learning rates that learn every SplitDigits experience in a few epochs.
 DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01, "ewc": 0.05,
-              "si": 0.05, "lwf": 0.05, "cumulative": 0.05, "joint": 0.05}
+              "si": 0.05, "lwf": 0.05, "cumulative": 0.05, "joint": 0.05, "gdumb": 0.05,
+              "der": 0.05, "icarl": 0.05, "online-replay": 0.05}
 
 #: Strategies that are Naive plus their own keyword options, by name.
 _PLAIN = {"ewc": EWC, "si": SynapticIntelligence, "lwf": LwF, "cumulative": Cumulative,
-          "joint": JointTraining}
+          "joint": JointTraining, "gdumb": GDumb, "der": DER, "online-replay": OnlineReplay}
 
 
 def make_model(benchmark: Benchmark, kind: str = "mlp") -> nn.Module:
@@ -156,7 +162,9 @@ def make_strategy(
     ``storage_policy``, ``groupby``, ``selection`` for replay;
     ``patterns_per_experience``, ``sample_size`` for A-GEM; AR1's parameters;
     ``ewc_lambda``, ``mode``, ``decay_factor`` for EWC; ``si_lambda`` for SI; ``alpha``,
-    ``temperature`` for LwF).
+    ``temperature`` for LwF; ``mem_size`` for GDumb, DER (with ``alpha``, ``beta``), iCaRL
+    (its ``memory_size``, with ``fixed_memory``) and online replay). Online replay is meant for
+    ``epochs=1`` and a small ``batch_size`` (10).
     """
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
@@ -166,6 +174,15 @@ def make_strategy(
     if name == "ar1":
         return AR1(model=model, num_classes=benchmark.n_classes, lr=lr, **common, **options)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    if name == "icarl":
+        if getattr(benchmark, "scenario", None) == "task":
+            raise ValueError("strategy 'icarl' is class-incremental (one nearest-mean classifier "
+                             "over all classes); use scenario='class' with it.")
+        if not (hasattr(model, "features") and hasattr(model, "classifier")):
+            raise ValueError(f"strategy 'icarl' needs a model with .features and .classifier "
+                             f"(SimpleMLP, SimpleCNN), got {type(model).__name__}.")
+        options["memory_size"] = options.pop("mem_size", options.get("memory_size", 200))
+        return ICaRL(model.features, model.classifier, optimizer, **options, **common)
     if name in _PLAIN:
         if "ewc_mode" in options:  # the command line's name for EWC's mode
             options["mode"] = options.pop("ewc_mode")

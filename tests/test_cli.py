@@ -171,7 +171,7 @@ def test_c10_run_experiment_checks_lr_too():
 
 
 @pytest.mark.parametrize(("strategy", "option", "value", "owner"), [  # C13
-    ("naive", "--mem-size", "100", "replay"),
+    ("naive", "--mem-size", "100", "replay, gdumb, der, icarl or online-replay"),
     ("naive", "--storage-policy", "class", "replay"),
     ("agem", "--rm-sz", "10", "ar1"),
     ("replay", "--patterns-per-experience", "5", "agem"),
@@ -180,7 +180,7 @@ def test_c10_run_experiment_checks_lr_too():
 def test_c13_an_option_of_another_strategy_is_an_error(capsys, strategy, option, value, owner):
     err = error_line(capsys, "--strategy", strategy, option, value)
     assert f"{option} must be left out with --strategy {strategy}, got {value}" in err
-    assert f"Only --strategy {owner} takes it" in err
+    assert f"Only --strategy {owner} take" in err
 
 
 def test_c13_an_option_typed_with_its_default_value_is_still_an_error(capsys):
@@ -275,7 +275,7 @@ def test_the_regularisation_strategies_and_the_upper_bounds_run(capsys, strategy
 
 def test_regularisation_options_belong_to_their_strategies(capsys):
     err = error_line(capsys, "--strategy", "naive", "--ewc-lambda", "2")
-    assert "Only --strategy ar1 or --strategy ewc takes it" in err
+    assert "Only --strategy ar1 or ewc take it" in err
     err = error_line(capsys, "--strategy", "ewc", "--ewc-mode", "online")
     assert "--decay-factor must be given with --ewc-mode online" in err
     err = error_line(capsys, "--strategy", "si", "--si-lambda", "-1")
@@ -291,3 +291,33 @@ def test_joint_training_prints_its_one_row_and_no_forgetting(capsys):
     code, out, _ = run_cli(capsys, "--strategy", "joint", "--n-experiences", "2")
     assert code == 0
     assert "average_forgetting: - (not measured)" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--strategy", "gdumb", "--mem-size", "100"],
+    ["--strategy", "der", "--alpha", "0.3", "--beta", "0"],
+    ["--strategy", "icarl", "--mem-size", "100"],
+    ["--strategy", "online-replay", "--epochs", "1", "--batch-size", "10"],
+])
+def test_the_replay_family_runs_from_the_command_line(capsys, args):
+    code, out, err = run_cli(capsys, *args, "--n-experiences", "2")
+    assert code == 0, err
+    assert f"{args[1]} on split-digits" in out and "average_accuracy" in out
+
+
+@pytest.mark.parametrize("strategy", ["gdumb", "der", "icarl", "online-replay"])
+def test_c26_a_huge_memory_costs_nothing_in_the_replay_family(capsys, strategy):
+    """The reservoir, GDumb's buffer and iCaRL's exemplars hold only the rows they keep."""
+    code, out, err = run_cli(capsys, "--strategy", strategy, "--mem-size", str(10**12),
+                             "--n-experiences", "2", "--epochs", "1")
+    assert code == 0, err
+    assert "Traceback" not in err and "accuracy matrix" in out
+
+
+def test_replay_family_options_belong_to_their_strategies(capsys):
+    err = error_line(capsys, "--strategy", "gdumb", "--beta", "0.5")
+    assert "Only --strategy der takes it" in err
+    err = error_line(capsys, "--strategy", "der", "--beta", "-1")
+    assert "--beta must be a finite number >= 0, got -1" in err
+    err = error_line(capsys, "--strategy", "icarl", "--scenario", "task")
+    assert "strategy 'icarl' is class-incremental" in err

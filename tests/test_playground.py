@@ -75,7 +75,8 @@ def test_comparison_table_of_no_runs_is_empty():
 
 def test_w27_strategy_dropdown_value_is_checked_before_traitlets():
     with pytest.raises(ValueError, match=r"StrategyPlayground strategy must be one of "
-                       r"\['naive', 'replay', 'agem', 'ar1', 'ewc', .*'joint'\], got 'gem'"):
+                       r"\['naive', 'replay', 'agem', 'ar1', 'ewc', .*'online-replay'\], "
+                       r"got 'gem'"):
         StrategyPlayground(strategy="gem")
     assert StrategyPlayground(strategy="agem").options() == {
         "patterns_per_experience": 100, "sample_size": 64}

@@ -48,14 +48,16 @@ def algorithm_r_slots(n_seen: int, batch_size: int, mem_size: int,
     return torch.where(slot < mem_size, slot, -1)
 
 
-def _last_writers(slots: Tensor, mem_size: int) -> tuple[Tensor, Tensor]:
-    """``(slot, row)`` pairs: each slot written once, by the last row of the batch drawing it."""
-    rows = torch.arange(len(slots))
-    kept = slots >= 0
-    writer = torch.full((mem_size,), -1, dtype=torch.long)
-    writer.scatter_reduce_(0, slots[kept], rows[kept], reduce="amax")  # (M,) last row, or -1
-    written = (writer >= 0).nonzero().flatten()
-    return written, writer[written]
+def _last_writers(slots: Tensor) -> tuple[Tensor, Tensor]:
+    """``(slot, row)`` pairs: each slot written once, by the last row of the batch drawing it.
+
+    Costs ``O(B log B)`` for a batch of ``B``, whatever the memory's size."""
+    rows = (slots >= 0).nonzero().flatten()  # (K,) the rows kept, ascending
+    order = torch.argsort(slots[rows], stable=True)  # by slot; rows stay ascending within one
+    slot, row = slots[rows][order], rows[order]
+    last = torch.ones_like(slot, dtype=torch.bool)
+    last[:-1] = slot[1:] != slot[:-1]  # the last row of each run of equal slots
+    return slot[last], row[last]
 
 
 class ReservoirMemory:
@@ -112,7 +114,7 @@ class ReservoirMemory:
                              f"{sorted(rows)}; a memory keeps the same fields throughout.")
         slots = algorithm_r_slots(self.n_seen, next(iter(sizes.values())), self.mem_size,
                                   self._generator)
-        written, row = _last_writers(slots, self.mem_size)
+        written, row = _last_writers(slots)
         self.n_seen += len(slots)
         for name, value in rows.items():
             stored = self.fields.get(name, value[:0].detach())

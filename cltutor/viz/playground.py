@@ -53,6 +53,13 @@ def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
                                              continuous_update=False)},
         "cumulative": {},
         "joint": {},
+        "gdumb": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
+        "der": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
+                "alpha": log_slider(0.1, -2, 1, "alpha"),
+                "beta": W.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.1, description="beta",
+                                      style=_WIDE_LABEL, continuous_update=False)},
+        "icarl": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
+        "online-replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
     }
 
 

@@ -158,7 +158,8 @@ class ICaRL(Naive):
         herding = HerdingSelectionStrategy(self.model, "feature_extractor", normalize=True)
         for c in classes:
             if c in self.exemplars:  # the first rows of a herding order: its best subset
-                self.exemplars[c] = self.exemplars[c].subset(torch.arange(quota[c]))
+                kept = self.exemplars[c]
+                self.exemplars[c] = kept.subset(torch.arange(min(quota[c], len(kept))))
             else:
                 rows = data.subset(data.y == c)
                 self.exemplars[c] = rows.subset(herding.make_sorted_indices(self, rows, quota[c]))
