@@ -7,9 +7,10 @@ One layer, one folder; each layer imports only the layers above it in this list:
     models, memory/,     networks; replay buffers, exemplar selection, balanced loaders;
     evaluation/          the accuracy matrix, its metrics, the loggers
     strategies/          Naive (the training loop) and the strategies built from plugins
-    experiments          names -> benchmark, model, strategy; run_experiment
+    experiments, sweep   names -> benchmark, model, strategy; run_experiment; sweep and
+                         summarize over grids x seeds (joblib locally, Dask beyond)
     viz/                 plots, live forgetting curves, notebook panels, the playground
-    __main__             the command line: python -m cltutor run
+    __main__             the command line: python -m cltutor run | sweep
 
 Every public name is re-exported here, so ``from cltutor import X`` works; the short layer
 paths (``from cltutor.viz import BufferExplorer``) are the documented ones.
@@ -38,10 +39,12 @@ from cltutor.data import (
 )
 from cltutor.evaluation import (
     BaseLogger,
+    CSVLogger,
     EvaluationPlugin,
     InteractiveLogger,
     Metric,
     ProbeResult,
+    TensorboardLogger,
     TextLogger,
     accuracy_metrics,
     average_accuracy,
@@ -126,6 +129,9 @@ from cltutor.strategies import (
     merge_penalty_terms,
     project_gradient,
 )
+
+# ``cltutor.sweep`` is the function (the module stays importable: from cltutor.sweep import ...)
+from cltutor.sweep import expand_grid, summarize, sweep
 from cltutor.viz import (
     BufferExplorer,
     FigureView,
@@ -134,6 +140,7 @@ from cltutor.viz import (
     LoaderInspector,
     StrategyPlayground,
     playground,
+    plot_sweep,
     plots,
 )
 

@@ -1,17 +1,25 @@
 """Command line: ``python -m cltutor run --benchmark split-digits --strategy naive``.
 
-Trains a strategy on a benchmark with progress bars, then prints the accuracy
-matrix and the summary metrics as tables.
+``run`` trains a strategy on a benchmark with progress bars, then prints the accuracy
+matrix and the summary metrics as tables. ``sweep`` runs every combination of the values
+given, over several seeds, and prints the mean and 95% interval of each setting (or, with
+``--print-commands``, one ``run`` command per run, for a job array or GNU parallel).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
+import warnings
 from collections.abc import Sequence
+
+import torch
 
 from cltutor._checks import SKLEARN_SEED_END, check_int_range, check_number, check_positive_int
 from cltutor.experiments import STRATEGIES, run_experiment
+from cltutor.sweep import expand_grid, summarize, sweep
 
 EPILOG = """examples:
   python -m cltutor run --benchmark split-digits --strategy naive --epochs 3 --seed 0
@@ -58,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the whole run")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--threads", type=int, default=None,
+                     help="torch CPU threads (default: torch's own; sweeps use 1)")
 
     # Strategy options default to None so that main() can tell a typed option from an
     # untyped one; STRATEGY_DEFAULTS fills the untyped ones for the chosen strategy.
@@ -92,7 +102,49 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--temperature", type=float, help="LwF's temperature (default 2)")
     family = run.add_argument_group("DER (GDumb, iCaRL and online-replay take --mem-size)")
     family.add_argument("--beta", type=float, help="DER++'s label weight (default 0.5; 0 is DER)")
+    add_sweep_parser(sub, run)
     return parser
+
+
+SWEEP_EPILOG = """examples:
+  python -m cltutor sweep --strategy naive replay agem --mem-size 50 200 500 --seeds 0:5 \\
+      --n-jobs 2 --out sweep.csv
+  python -m cltutor sweep --strategy ewc --ewc-lambda 1 10 100 --benchmark permuted-digits
+  python -m cltutor sweep --strategy naive replay --seeds 0:10 --print-commands > runs.txt
+      # then one line per job: sbatch --array, GNU parallel, or any launcher
+
+Each option takes one value or several; every combination runs once per seed. An option
+applies to the strategies that take it (--mem-size to replay, not to naive or agem).
+"""
+
+#: run's options that a sweep does not vary: the seed comes from --seeds.
+_NOT_SWEPT = {"help", "seed", "no_progress", "threads"}
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction, run: argparse.ArgumentParser) -> None:
+    """``sweep``: run's options, each taking one or several values, plus the sweep's own."""
+    sweep_parser = sub.add_parser(
+        "sweep", help="every combination of the values given, over several seeds",
+        epilog=SWEEP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for action in run._actions:
+        if action.dest in _NOT_SWEPT or not action.option_strings:
+            continue
+        sweep_parser.add_argument(*action.option_strings, dest=action.dest, nargs="+",
+                                  type=action.type, choices=action.choices, default=None,
+                                  help=action.help)
+    own = sweep_parser.add_argument_group("the sweep")
+    own.add_argument("--seeds", nargs="+", default=["0:3"],
+                     help="seeds: a range start:stop (0:5 is 0 1 2 3 4) or a list (default 0:3)")
+    own.add_argument("--n-jobs", type=int, default=1, help="local processes (default 1; -1: "
+                                                           "one per core)")
+    own.add_argument("--cache", default=None, help="folder of finished runs, not run again")
+    own.add_argument("--out", default=None, help="write every run's row to this CSV file")
+    own.add_argument("--metric", default="average_accuracy",
+                     choices=("average_accuracy", "average_forgetting", "bwt"),
+                     help="what the summary table averages (default average_accuracy)")
+    own.add_argument("--print-commands", action="store_true",
+                     help="print one 'python -m cltutor run' line per run instead of running")
+    own.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 #: Each strategy's own options (their argparse dest) with their command-line defaults.
@@ -112,6 +164,9 @@ STRATEGY_DEFAULTS: dict[str, dict] = {
     "icarl": {"mem_size": 200},
     "online-replay": {"mem_size": 200},
 }
+
+#: Every strategy option the command line has.
+_ALL_OPTIONS = {dest for defaults in STRATEGY_DEFAULTS.values() for dest in defaults}
 
 #: Options that must be positive ints, and their fixes.
 _POSITIVE = {
@@ -185,9 +240,81 @@ def _out_of_memory(err: BaseException) -> bool:
         isinstance(err, RuntimeError) and "allocate" in str(err))
 
 
+def parse_seeds(tokens: Sequence[str]) -> list[int]:
+    """``["0:3"]`` -> ``[0, 1, 2]``; ``["0", "5"]`` -> ``[0, 5]``."""
+    seeds = []
+    for token in tokens:
+        start, colon, stop = token.partition(":")
+        try:
+            seeds.extend(range(int(start), int(stop)) if colon else [int(token)])
+        except ValueError:
+            raise ValueError(f"--seeds must be ints or ranges start:stop, got {token!r}. "
+                             f"Try --seeds 0:5 or --seeds 0 1 2.") from None
+    return seeds
+
+
+def sweep_grid(args: argparse.Namespace) -> list[dict[str, list]]:
+    """One grid dict per strategy: run's options given apply to all, a strategy's own
+    options to the strategies that take them."""
+    given = {dest: values for dest, values in vars(args).items()
+             if isinstance(values, list) and dest not in ("seeds", "strategy")}
+    strategies = args.strategy or ["naive"]
+    for dest in given:
+        takers = [n for n, d in STRATEGY_DEFAULTS.items() if dest in d]
+        if dest in _ALL_OPTIONS and not set(takers) & set(strategies):
+            raise ValueError(f"{_flag(dest)} must go with a strategy that takes it, got "
+                             f"--strategy {' '.join(strategies)}. Add --strategy "
+                             f"{' or '.join(takers)}, or drop {_flag(dest)}.")
+    return [{"strategy": [name], **{dest: values for dest, values in given.items()
+                                    if dest not in _ALL_OPTIONS
+                                    or dest in STRATEGY_DEFAULTS[name]}}
+            for name in dict.fromkeys(strategies)]
+
+
+def run_command(config: dict) -> str:
+    """The ``python -m cltutor run`` line that reproduces one run of a sweep."""
+    words = ["python", "-m", "cltutor", "run"]
+    for dest, value in config.items():
+        words += [_flag(dest), str(value)]
+    return shlex.join([*words, "--threads", "1", "--no-progress"])
+
+
+def main_sweep(args: argparse.Namespace) -> int:
+    grid = sweep_grid(args)
+    seeds = parse_seeds(args.seeds)
+    if args.print_commands:
+        for config in expand_grid(grid, seeds):
+            print(run_command(config))
+        return 0
+    with warnings.catch_warnings():  # the failures are listed below, one line each
+        warnings.simplefilter("ignore", UserWarning)
+        frame = sweep(grid, seeds, n_jobs=args.n_jobs, cache=args.cache,
+                      progress=not args.no_progress)
+    if args.out:
+        out = frame.assign(accuracy_matrix=[None if m is None else json.dumps(m.tolist())
+                                            for m in frame["accuracy_matrix"]])
+        out.to_csv(args.out, index=False)
+    table = summarize(frame, metric=args.metric)
+    print(f"{args.metric} over seeds {seeds} ({len(frame)} runs)")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
+    failed = frame[frame["error"].notna()]
+    for _, row in failed.iterrows():
+        print(f"failed: {row['strategy']} seed {row['seed']}: {row['error']}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "sweep":
+        try:
+            return main_sweep(args)
+        except (ValueError, TypeError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     try:
+        if args.threads is not None:
+            check_positive_int("--threads", args.threads, "Try --threads 1.")
+            torch.set_num_threads(args.threads)
         options = strategy_options(args)
         check_args(args, options)
         result = run_experiment(

@@ -10,7 +10,7 @@ returns the accuracy matrix with its summary metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +59,9 @@ from cltutor.strategies import (
     SynapticIntelligence,
 )
 
-__all__ = ["BENCHMARKS", "get_benchmark", "STRATEGIES", "DEFAULT_LR", "ExperimentResult",
-           "make_model", "make_strategy", "run_experiment"]
+__all__ = ["BENCHMARKS", "get_benchmark", "STRATEGIES", "DEFAULT_LR", "STRATEGY_OPTIONS",
+           "check_strategy_options", "ExperimentResult", "make_model", "make_strategy",
+           "run_experiment"]
 
 #: Benchmark names accepted by :func:`get_benchmark` (the command line and the
 #: playground), each mapped to the function that builds it.
@@ -118,6 +119,50 @@ STRATEGIES = ("naive", "replay", "agem", "ar1", "ewc", "si", "lwf", "cumulative"
 DEFAULT_LR = {"naive": 0.05, "replay": 0.05, "agem": 0.05, "ar1": 0.01, "ewc": 0.05,
               "si": 0.05, "lwf": 0.05, "cumulative": 0.05, "joint": 0.05, "gdumb": 0.05,
               "der": 0.05, "icarl": 0.05, "online-replay": 0.05}
+
+#: The options each strategy takes on top of run_experiment's own parameters (a test checks
+#: them against the constructors). ``mode`` and ``ewc_mode`` are the same option of EWC.
+STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
+    "naive": (),
+    "replay": ("mem_size", "storage_policy", "groupby", "selection", "layer_name"),
+    "agem": ("patterns_per_experience", "sample_size"),
+    "ar1": ("rm_sz", "ewc_lambda", "momentum", "l2", "init_update_rate", "inc_update_rate",
+            "max_r_max", "max_d_max", "inc_step", "freeze_below_layer", "latent_layer_num",
+            "inc_lr"),
+    "ewc": ("ewc_lambda", "mode", "ewc_mode", "decay_factor", "keep_importance_data"),
+    "si": ("si_lambda", "eps"),
+    "lwf": ("alpha", "temperature"),
+    "cumulative": (),
+    "joint": (),
+    "gdumb": ("mem_size",),
+    "der": ("mem_size", "batch_size_mem", "alpha", "beta"),
+    "icarl": ("mem_size", "memory_size", "fixed_memory"),
+    "online-replay": ("mem_size", "batch_size_mem"),
+}
+
+
+def check_strategy_options(strategy: str, options: Mapping[str, Any],
+                           name: str = "options") -> None:
+    """Raise ValueError for an option that ``strategy`` does not take, naming those that do.
+
+    >>> check_strategy_options("naive", {"mem_size": 100})
+    Traceback (most recent call last):
+    ...
+    ValueError: options of strategy 'naive' must be among (), got 'mem_size'. Only replay, \
+gdumb, der, icarl, online-replay take mem_size: drop it or pick one of those strategies.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    own = STRATEGY_OPTIONS[strategy]
+    for option in options:
+        if option in own:
+            continue
+        takers = [s for s, names in STRATEGY_OPTIONS.items() if option in names]
+        fix = (f"Only {', '.join(takers)} take {option}: drop it or pick one of those "
+               f"strategies." if takers else "No strategy takes it: check its spelling.")
+        raise ValueError(f"{name} of strategy {strategy!r} must be among {own}, got "
+                         f"{option!r}. {fix}")
+
 
 #: Strategies that are Naive plus their own keyword options, by name.
 _PLAIN = {"ewc": EWC, "si": SynapticIntelligence, "lwf": LwF, "cumulative": Cumulative,
@@ -288,8 +333,7 @@ def run_experiment(
     >>> result.accuracy_matrix.shape
     (5, 5)
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    check_strategy_options(strategy, options)
     torch.manual_seed(seed)  # the model's initial weights
     bm = get_benchmark(benchmark, scenario, n_experiences=n_experiences, seed=seed) \
         if isinstance(benchmark, str) else benchmark

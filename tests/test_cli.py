@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -138,8 +141,13 @@ def test_eval_every_gives_the_same_matrix():
 def test_bad_strategy_and_options():
     with pytest.raises(ValueError, match=r"strategy must be one of .*got 'gem'"):
         run_experiment("split-digits", "gem", progress=False)
-    with pytest.raises(ValueError, match=r"naive takes no strategy options, got \['mem_size'\]"):
+    with pytest.raises(ValueError, match=r"options of strategy 'naive' must be among \(\), got "
+                       r"'mem_size'\. Only replay, gdumb, der, icarl, online-replay take "
+                       r"mem_size: drop it"):
         run_experiment("split-digits", "naive", progress=False, mem_size=10)
+    with pytest.raises(ValueError, match=r"got 'mem_sz'\. No strategy takes it: check its "
+                       r"spelling"):
+        run_experiment("split-digits", "replay", progress=False, mem_sz=10)
     with pytest.raises(ValueError, match=r"model must be 'mlp' or 'cnn', got 'resnet'"):
         run_experiment("split-digits", "naive", model="resnet", progress=False)
 
@@ -321,3 +329,89 @@ def test_replay_family_options_belong_to_their_strategies(capsys):
     assert "--beta must be a finite number >= 0, got -1" in err
     err = error_line(capsys, "--strategy", "icarl", "--scenario", "task")
     assert "strategy 'icarl' is class-incremental" in err
+
+
+# -- python -m cltutor sweep (issue 16) --------------------------------------------------
+
+@pytest.fixture
+def restore_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _summary_values(report: str) -> dict[str, float]:
+    """``average_accuracy: 0.123``-style lines of a run's report, and the matrix's cells."""
+    values = dict(re.findall(r"^\s*(\w+): ([-+]?\d\.\d{3})$", report, flags=re.M))
+    cells = re.findall(r"^after exp \d+ (.*)$", report, flags=re.M)
+    return {**{k: float(v) for k, v in values.items()},
+            "matrix": [float(v) for row in cells for v in row.split()]}
+
+
+def test_sweep_prints_the_summary_and_writes_every_row(capsys, tmp_path, restore_threads):
+    import pandas as pd
+
+    out_csv = tmp_path / "sweep.csv"
+    code = main(["sweep", "--strategy", "naive", "replay", "--mem-size", "30", "100",
+                 "--seeds", "0:2", "--epochs", "1", "--n-experiences", "2", "--no-progress",
+                 "--out", str(out_csv)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.splitlines()[0] == "average_accuracy over seeds [0, 1] (6 runs)"
+    assert re.search(r"^\s*replay\s+30\s+0\.\d{3}\s+0\.\d{3}\s+.*\s2\s+0$", out, flags=re.M)
+    frame = pd.read_csv(out_csv)
+    assert frame[["strategy", "seed"]].values.tolist() == [
+        ["naive", 0], ["naive", 1], ["replay", 0], ["replay", 1], ["replay", 0], ["replay", 1]]
+    assert len(json.loads(frame["accuracy_matrix"][0])) == 2
+
+
+def test_print_commands_lines_each_reproduce_their_row(capsys, tmp_path, restore_threads):
+    import pandas as pd
+
+    args = ["--strategy", "naive", "replay", "--mem-size", "40", "--seeds", "3", "5",
+            "--epochs", "1", "--n-experiences", "2", "--no-progress"]
+    assert main(["sweep", *args, "--print-commands"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("python -m cltutor run --benchmark split-digits --strategy naive "
+                        "--epochs 1 --n-experiences 2 --seed 3 --threads 1 --no-progress")
+    assert len(lines) == 4
+    assert main(["sweep", *args, "--out", str(tmp_path / "s.csv")]) == 0
+    capsys.readouterr()
+    rows = pd.read_csv(tmp_path / "s.csv")
+    for line, (_, row) in zip(lines, rows.iterrows(), strict=True):
+        words = shlex.split(line)
+        assert words[:4] == ["python", "-m", "cltutor", "run"]
+        assert main(words[3:]) == 0
+        got = _summary_values(capsys.readouterr().out)
+        assert got["average_accuracy"] == round(row["average_accuracy"], 3)
+        assert got["bwt"] == round(row["bwt"], 3)
+        matrix = np.array(json.loads(row["accuracy_matrix"])).flatten()
+        assert got["matrix"] == pytest.approx(matrix.round(3).tolist(), abs=1e-9)
+
+
+def test_sweep_options_errors(capsys):
+    code = main(["sweep", "--strategy", "naive", "agem", "--mem-size", "50", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("--mem-size must go with a strategy that takes it, got --strategy naive agem. "
+            "Add --strategy replay or gdumb") in err
+    assert main(["sweep", "--seeds", "a:3", "--no-progress"]) == 2
+    assert "--seeds must be ints or ranges start:stop, got 'a:3'" in capsys.readouterr().err
+    assert main(["sweep", "--strategy", "replay", "--mem-size", "0", "--no-progress"]) == 2
+    assert "mem_size must be a positive int, got 0" in capsys.readouterr().err
+
+
+def test_a_failed_run_of_the_command_line_sweep_is_listed_and_exits_1(capsys):
+    code = main(["sweep", "--strategy", "naive", "icarl", "--scenario", "task", "--seeds", "0",
+                 "--epochs", "1", "--n-experiences", "2", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "failed: icarl seed 0: ValueError: strategy 'icarl' is class-incremental" in err
+    assert re.search(r"^\s*icarl\s+-\s+-\s+-\s+-\s+0\s+1$", out, flags=re.M)
+
+
+def test_run_threads_must_be_positive(capsys, restore_threads):
+    assert main(["run", "--threads", "0", "--no-progress"]) == 2
+    assert "--threads must be a positive int, got 0. Try --threads 1." in capsys.readouterr().err

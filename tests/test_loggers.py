@@ -126,3 +126,71 @@ def test_an_interactive_logger_given_to_a_new_evaluator_closes_its_bars_and_forg
     assert logger.evaluator is second
     assert logger._train_bar is None and logger._pending == {}
     assert not [bar for bar in tqdm._instances if not bar.disable and bar.total == 3]
+
+
+# -- CSVLogger and TensorboardLogger (issue 16) ------------------------------------------
+
+def _logged_run(logger) -> np.ndarray:
+    """A short real run (2 experiences, 1 epoch) with epoch and stream metrics, logged."""
+    import torch
+
+    from cltutor import SimpleMLP, SplitDigits
+    from cltutor.strategies import Naive
+
+    bm = SplitDigits(n_experiences=2, seed=0)
+    model = SimpleMLP(num_classes=10, input_size=64)
+    evaluator = EvaluationPlugin(accuracy_metrics(epoch=True, experience=True, stream=True),
+                                 loggers=[logger])
+    strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.05), train_mb_size=64,
+                     train_epochs=1, evaluator=evaluator, device="cpu", seed=0)
+    for exp in bm.train_stream:
+        strategy.train(exp)
+        strategy.eval(bm.test_stream)
+    logger.close()
+    return evaluator.accuracy_matrix
+
+
+def test_csv_logger_writes_every_value_once_in_avalanches_two_files(tmp_path):
+    import pandas as pd
+
+    from cltutor.evaluation import CSVLogger
+
+    matrix = _logged_run(CSVLogger(tmp_path / "logs"))
+    train = pd.read_csv(tmp_path / "logs" / "training_results.csv")
+    evals = pd.read_csv(tmp_path / "logs" / "eval_results.csv")
+    assert list(train.columns) == list(CSVLogger.COLUMNS) == list(evals.columns)
+    assert train["metric"].unique().tolist() == ["Top1_Acc_Epoch"]
+    assert train["trained_exps"].tolist() == [0, 1]  # one epoch in each experience
+    assert (train["iteration"].diff().dropna() > 0).all()
+    per_exp = evals[evals["metric"] == "Top1_Acc_Exp"]
+    assert len(per_exp) == 4 and per_exp["stream"].eq("test").all()
+    got = per_exp.pivot(index="trained_exps", columns="exp", values="value").to_numpy()
+    np.testing.assert_allclose(got, matrix)  # row t: after t + 1 experiences
+    assert evals[evals["metric"] == "Top1_Acc_Stream"]["name"].str.endswith("Task000").all()
+
+
+def test_tensorboard_logger_writes_scalars_at_the_training_iteration(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from cltutor.evaluation import TensorboardLogger
+
+    matrix = _logged_run(TensorboardLogger(tmp_path / "tb"))
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert "Top1_Acc_Stream/eval_phase/test_stream/Task000" in tags
+    exp1 = events.Scalars("Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp001")
+    assert [e.value for e in exp1] == pytest.approx(matrix[:, 1].tolist())
+    assert exp1[0].step < exp1[1].step  # steps are training iterations so far
+
+
+def test_tensorboard_logger_names_the_missing_package(monkeypatch, tmp_path):
+    import sys
+
+    from cltutor.evaluation import TensorboardLogger
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"TensorboardLogger needs the tensorboard package.*"
+                                          r"pip install tensorboard"):
+        TensorboardLogger(tmp_path / "tb")
+    assert not (tmp_path / "tb").exists()

@@ -6,12 +6,19 @@
   ``results_to_dataframe``.
 - :mod:`~cltutor.evaluation.tally`: ``Tally``, the device-side sums of hits and losses.
 - :mod:`~cltutor.evaluation.plugin`: ``EvaluationPlugin``, which fills the matrix.
-- :mod:`~cltutor.evaluation.loggers`: ``InteractiveLogger`` (progress bars), ``TextLogger``.
+- :mod:`~cltutor.evaluation.loggers`: ``InteractiveLogger`` (progress bars), ``TextLogger``,
+  ``CSVLogger``, ``TensorboardLogger`` (needs ``tensorboard``).
 - :mod:`~cltutor.evaluation.probe`: ``linear_probe``: is the forgetting in the features or
   in the head?
 """
 
-from cltutor.evaluation.loggers import BaseLogger, InteractiveLogger, TextLogger
+from cltutor.evaluation.loggers import (
+    BaseLogger,
+    CSVLogger,
+    InteractiveLogger,
+    TensorboardLogger,
+    TextLogger,
+)
 from cltutor.evaluation.metric_names import (
     Metric,
     accuracy_metrics,
@@ -37,6 +44,8 @@ __all__ = [
     "BaseLogger",
     "InteractiveLogger",
     "TextLogger",
+    "CSVLogger",
+    "TensorboardLogger",
     "Metric",
     "accuracy_metrics",
     "loss_metrics",

@@ -9,7 +9,10 @@ override ``after_eval`` and redraw ``self.accuracy_matrix``.
 
 from __future__ import annotations
 
+import csv
+import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -17,8 +20,9 @@ from tqdm.auto import tqdm
 
 from cltutor._checks import check_number
 from cltutor.callbacks import SupervisedPlugin
+from cltutor.evaluation.metric_names import parse_metric_name
 
-__all__ = ["BaseLogger", "TextLogger", "InteractiveLogger"]
+__all__ = ["BaseLogger", "TextLogger", "InteractiveLogger", "CSVLogger", "TensorboardLogger"]
 
 
 class BaseLogger(SupervisedPlugin):
@@ -226,3 +230,120 @@ class InteractiveLogger(TextLogger):
                 bar.close()
         self._train_bar = self._eval_bar = None
         super().reset()
+
+
+def _position(strategy: Any) -> tuple[int, int, int]:
+    """(training iterations so far, training experiences finished, epochs of the current one)."""
+    clock = getattr(strategy, "clock", None)
+    if clock is None:
+        return 0, 0, 0
+    return clock.train_iterations, clock.train_exp_counter, clock.train_exp_epochs
+
+
+class CSVLogger(BaseLogger):
+    """Writes every emitted value as one row of a CSV file, as Avalanche's ``CSVLogger``
+    does: ``training_results.csv`` for the training phase, ``eval_results.csv`` for the
+    evaluations, both in ``log_folder``.
+
+    Columns: ``iteration`` (training iterations so far), ``trained_exps`` (training
+    experiences finished), ``epoch``, then the metric name's parts (``metric``, ``stream``,
+    ``task``, ``exp``), ``value`` and the full ``name``. ``pandas.read_csv`` reads them back.
+
+    Parameters
+    ----------
+    log_folder : path, default "csvlogs"
+        Created if missing; files already there are overwritten.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> folder = tempfile.mkdtemp()
+    >>> logger = CSVLogger(folder)
+    >>> logger.log_metrics(None, {"Top1_Acc_Stream/eval_phase/test_stream/Task000": 0.5})
+    >>> logger.close()
+    >>> pd.read_csv(f"{folder}/eval_results.csv")[["metric", "stream", "value"]].values.tolist()
+    [['Top1_Acc_Stream', 'test', 0.5]]
+    """
+
+    COLUMNS = ("iteration", "trained_exps", "epoch", "metric", "stream", "task", "exp", "value",
+               "name")
+
+    def __init__(self, log_folder: str | os.PathLike = "csvlogs") -> None:
+        self.log_folder = Path(log_folder)
+        self.log_folder.mkdir(parents=True, exist_ok=True)
+        self._files = {phase: open(self.log_folder / f"{phase}_results.csv", "w", newline="")
+                       for phase in ("training", "eval")}
+        self._writers = {phase: csv.writer(f) for phase, f in self._files.items()}
+        for writer in self._writers.values():
+            writer.writerow(self.COLUMNS)
+
+    def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
+        iteration, trained, epoch = _position(strategy)
+        for name, value in metrics.items():
+            part = parse_metric_name(name)
+            phase = "training" if part["phase"] == "train" else "eval"
+            self._writers[phase].writerow([iteration, trained, epoch, part["metric"],
+                                           part["stream"], part["task"], part["exp"],
+                                           float(value), name])
+
+    def flush(self) -> None:
+        """Write what is buffered to disk (done after every epoch and evaluation)."""
+        for f in self._files.values():
+            if not f.closed:
+                f.flush()
+
+    def close(self) -> None:
+        """Close both files; call it when the run is over."""
+        for f in self._files.values():
+            f.close()
+
+    def after_training_epoch(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+    def after_eval(self, strategy: Any, **kwargs: Any) -> None:
+        self.flush()
+
+
+class TensorboardLogger(BaseLogger):
+    """Writes every emitted value as a TensorBoard scalar, at the step of the training
+    iterations so far (Avalanche's ``TensorboardLogger``). Needs the ``tensorboard`` package,
+    imported only here: ``pip install tensorboard``. Then ``tensorboard --logdir tb_data``.
+
+    Parameters
+    ----------
+    tb_log_dir : path, default "tb_data"
+    filename_suffix : str, default ""
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> logger = TensorboardLogger(tempfile.mkdtemp())  # doctest: +SKIP
+    >>> logger.log_metrics(None, {"Top1_Acc_Stream/eval_phase/test_stream/Task000": 0.5})
+    ... # doctest: +SKIP
+    >>> logger.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, tb_log_dir: str | os.PathLike = "tb_data",
+                 filename_suffix: str = "") -> None:
+        try:
+            import tensorboard  # noqa: F401  (torch's writer needs it; say so by its name)
+        except ImportError as err:
+            raise ImportError("TensorboardLogger needs the tensorboard package, which is not "
+                              "installed. Install it with: pip install tensorboard (or pip "
+                              "install 'cltutor[tensorboard]').") from err
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tb_log_dir = Path(tb_log_dir)
+        self.writer = SummaryWriter(str(self.tb_log_dir), filename_suffix=filename_suffix)
+
+    def log_metrics(self, strategy: Any, metrics: dict[str, float]) -> None:
+        iteration = _position(strategy)[0]
+        for name, value in metrics.items():
+            self.writer.add_scalar(name, float(value), global_step=iteration)
+
+    def after_eval(self, strategy: Any, **kwargs: Any) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        self.writer.close()

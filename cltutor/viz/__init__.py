@@ -7,12 +7,13 @@
 - :mod:`~cltutor.viz.live`: ``LivePlotLogger`` (a logger that redraws the curves while
   training runs) and ``FigureView``.
 - :mod:`~cltutor.viz.compare`: ``LiveComparison``, several runs' average accuracy in one
-  live figure (``plot_comparison`` draws it).
+  live figure (``plot_comparison`` draws it); ``plot_sweep``, a sweep's means over seeds
+  with their 95% intervals.
 - :mod:`~cltutor.viz.panels`: ``BufferExplorer`` and ``LoaderInspector`` widgets.
 - :mod:`~cltutor.viz.playground`: ``StrategyPlayground``, every strategy in one panel.
 """
 
-from cltutor.viz.compare import LiveComparison, plot_comparison
+from cltutor.viz.compare import LiveComparison, plot_comparison, plot_sweep
 from cltutor.viz.live import FigureView, LivePlotLogger
 from cltutor.viz.panels import BufferExplorer, LoaderInspector
 from cltutor.viz.playground import StrategyPlayground, comparison_table
@@ -46,4 +47,5 @@ __all__ = [
     "plot_exemplar_projection",
     "plot_forgetting_curves",
     "plot_projection_rate",
+    "plot_sweep",
 ]

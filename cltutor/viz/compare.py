@@ -1,26 +1,31 @@
-"""Runs side by side: one curve per run of the average accuracy so far, drawn live.
+"""Runs side by side: one curve per run of the average accuracy so far, drawn live; and
+a sweep's results with their spread over seeds.
 
 :class:`LiveComparison` keeps the curves of every run it was given and redraws them while
 the next run trains, so a slider that re-runs one strategy can be watched against fixed
-baselines (Naive, Replay, the Cumulative upper bound).
+baselines (Naive, Replay, the Cumulative upper bound). :func:`plot_sweep` draws the frame of
+:func:`~cltutor.sweep.sweep`: the mean over seeds with its 95% interval.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from numbers import Real
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from cltutor._checks import check_number
 from cltutor.evaluation import BaseLogger
+from cltutor.sweep import summarize
 from cltutor.viz.live import FigureView
 
-__all__ = ["LiveComparison", "plot_comparison"]
+__all__ = ["LiveComparison", "plot_comparison", "plot_sweep"]
 
 Curves = Mapping[str, list[tuple[float, float]]]
 #: Colours of runs: a palette of its own, so that a run is never mistaken for a class.
@@ -52,6 +57,90 @@ def plot_comparison(curves: Curves, ax: Axes | None = None,
     ax.set_title("Average test accuracy on the experiences seen so far")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax
+
+
+#: Strategies drawn as reference lines by plot_sweep: they bound the others from above.
+UPPER_BOUNDS = ("cumulative", "joint")
+
+
+def _interval(summary: pd.DataFrame) -> np.ndarray:
+    """Error bars from the mean to the 95% interval's ends (0 where there is one seed)."""
+    low = (summary["mean"] - summary["ci95_low"]).fillna(0).to_numpy()
+    high = (summary["ci95_high"] - summary["mean"]).fillna(0).to_numpy()
+    return np.vstack([low, high])
+
+
+def plot_sweep(df: pd.DataFrame, x: str, y: str = "average_accuracy", hue: str | None = None,
+               ax: Axes | None = None, reference: str | Mapping[str, float] | None = "auto"
+               ) -> Axes:
+    """The mean of ``y`` over seeds against ``x``, one line (or set of points) per ``hue``,
+    with error bars to the 95% interval (see :func:`~cltutor.sweep.summarize`).
+
+    A numeric ``x`` (``mem_size``, ``ewc_lambda``) draws lines; any other (``strategy``)
+    draws points side by side. Runs without an ``x`` value (Naive in a ``mem_size`` sweep)
+    and, with ``reference="auto"``, the upper bounds (Cumulative, Joint) are drawn as
+    horizontal lines with their interval as a band; ``reference`` may instead be
+    ``{label: value}`` or None.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"strategy": ["replay"] * 4, "mem_size": [50, 50, 200, 200],
+    ...                       "seed": [0, 1, 0, 1], "average_accuracy": [.6, .62, .8, .84],
+    ...                       "error": [None] * 4})
+    >>> plot_sweep(frame, x="mem_size", hue="strategy").get_xlabel()
+    'mem_size'
+    """
+    for name, column in (("x", x), ("y", y), ("hue", hue)):
+        if column is not None and column not in df.columns:
+            raise ValueError(f"{name} must be a column of the frame, got {column!r}. Its "
+                             f"columns: {list(df.columns)}.")
+    if ax is None:
+        ax = Figure(figsize=(6.0, 3.5), dpi=100).add_subplot()
+    lines = {}  # label -> the rows drawn as one horizontal line
+    bounds = df["strategy"].isin(UPPER_BOUNDS) if reference == "auto" and "strategy" in df \
+        else pd.Series(False, index=df.index)
+    for strategy, rows in df[bounds].groupby("strategy", sort=False):
+        lines[f"{strategy} (upper bound)"] = rows
+    rest = df[~bounds]
+    for label, rows in rest[rest[x].isna()].groupby(hue or "strategy", sort=False):
+        lines[f"{label} (no {x})"] = rows
+    rest = rest[rest[x].notna()]
+    by = [x] if hue is None else [x, hue]
+    summary = summarize(rest, by=by, metric=y) if len(rest) else pd.DataFrame()
+    numeric = len(rest) > 0 and all(isinstance(v, Real) for v in rest[x])
+    categories = list(dict.fromkeys(rest[x])) if not numeric else []
+    groups = [(None, summary)] if hue is None else list(summary.groupby(hue, sort=False))
+    width = 0.8 / max(len(groups), 1)
+    for i, (label, part) in enumerate(groups):
+        color = _RUN_COLORS[i % len(_RUN_COLORS)]
+        if numeric:
+            xs = part[x].astype(float).to_numpy()
+        else:
+            xs = np.array([categories.index(v) for v in part[x]]) + (i - (len(groups) - 1) / 2) \
+                * width
+        ax.errorbar(xs, part["mean"], yerr=_interval(part), color=color, capsize=3,
+                    marker="o", markersize=4, linewidth=1.6 if numeric else 0,
+                    elinewidth=1.2, label=None if label is None else str(label))
+    if not numeric and categories:
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    extra = dict(reference) if isinstance(reference, Mapping) else {}
+    for j, (label, rows) in enumerate([*lines.items(), *extra.items()]):
+        shade = str(0.15 + 0.2 * (j % 4))
+        if isinstance(rows, pd.DataFrame):
+            stats = summarize(rows.assign(_all=0), by=["_all"], metric=y).iloc[0]
+            mean, low, high = stats["mean"], stats["ci95_low"], stats["ci95_high"]
+        else:
+            mean, low, high = float(rows), np.nan, np.nan
+        ax.axhline(mean, color=shade, linestyle=":" if "upper bound" in label else "--",
+                   linewidth=1.3, label=label)
+        if np.isfinite(low):
+            ax.axhspan(low, high, color=shade, alpha=0.12, linewidth=0)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{y.replace('_', ' ')} (mean, 95% interval)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False,
+                  title=hue)
     return ax
 
 
