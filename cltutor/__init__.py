@@ -131,7 +131,7 @@ from cltutor.strategies import (
 )
 
 # ``cltutor.sweep`` is the function (the module stays importable: from cltutor.sweep import ...)
-from cltutor.sweep import expand_grid, summarize, sweep
+from cltutor.sweep import expand_grid, iter_sweep, summarize, sweep
 from cltutor.viz import (
     BufferExplorer,
     FigureView,

@@ -297,10 +297,11 @@ def main_sweep(args: argparse.Namespace) -> int:
     table = summarize(frame, metric=args.metric)
     print(f"{args.metric} over seeds {seeds} ({len(frame)} runs)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
-    failed = frame[frame["error"].notna()]
-    for _, row in failed.iterrows():
-        print(f"failed: {row['strategy']} seed {row['seed']}: {row['error']}", file=sys.stderr)
-    return 1 if len(failed) else 0
+    for column, what in (("warnings", "warned"), ("error", "failed")):
+        for _, row in frame[frame[column].notna()].iterrows():
+            print(f"{what}: {row['strategy']} seed {row['seed']}: {row[column]}",
+                  file=sys.stderr)
+    return 1 if frame["error"].notna().any() else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

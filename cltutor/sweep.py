@@ -42,7 +42,7 @@ RUN_PARAMETERS = ("benchmark", "strategy", "n_experiences", "scenario", "model",
 
 #: The columns every row has after the run's settings.
 RESULT_COLUMNS = ("seed", "average_accuracy", "average_forgetting", "bwt", "seconds",
-                  "accuracy_matrix", "error", "cached")
+                  "accuracy_matrix", "error", "warnings", "cached")
 
 _CACHE_VERSION = "cltutor-sweep-1"  # part of every cache key: bump it when a run's result changes
 
@@ -139,31 +139,32 @@ def expand_grid(grid: Mapping | Sequence[Mapping], seeds: Iterable[int] = range(
     return runs
 
 
-def _result_row(summary: Mapping[str, float], matrix: np.ndarray | None, seconds: float,
-                error: str | None) -> dict[str, Any]:
-    return {**summary, "seconds": seconds, "accuracy_matrix": matrix, "error": error,
-            "cached": False}
-
-
 def run_one(config: Mapping[str, Any]) -> dict[str, Any]:
     """One run of a sweep: ``run_experiment(**config)`` with one torch thread.
 
     Returns the run's results (see :data:`RESULT_COLUMNS`); a run that raises returns NaN
-    results and the error as ``"TypeName: message"``. A module-level function, so that
-    joblib and Dask can send it to other processes and machines.
+    results and the error as ``"TypeName: message"``. The warnings a run raises (a diverged
+    loss, say) are kept in ``warnings``: in another process they would reach no one. A
+    module-level function, so that joblib and Dask can send it to other processes and
+    machines (one run per process at a time: warnings are caught per process).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same arithmetic in every process: identical results
     start = time.perf_counter()
-    try:
-        result = run_experiment(**config, progress=False)
-        return _result_row(result.summary, result.accuracy_matrix, result.seconds, None)
-    except Exception as err:  # recorded in the row; the other runs go on
-        nan = {"average_accuracy": np.nan, "average_forgetting": np.nan, "bwt": np.nan}
-        return _result_row(nan, None, time.perf_counter() - start,
-                           f"{type(err).__name__}: {err}")
-    finally:
-        torch.set_num_threads(threads)
+    row: dict[str, Any] = {"average_accuracy": np.nan, "average_forgetting": np.nan,
+                           "bwt": np.nan, "accuracy_matrix": None, "error": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = run_experiment(**config, progress=False)
+            row.update(result.summary, accuracy_matrix=result.accuracy_matrix)
+        except Exception as err:  # recorded in the row; the other runs go on
+            row["error"] = f"{type(err).__name__}: {err}"
+        finally:
+            torch.set_num_threads(threads)
+    messages = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    return {**row, "seconds": time.perf_counter() - start,
+            "warnings": " | ".join(messages) or None, "cached": False}
 
 
 def _indexed_run(index: int, config: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -267,12 +268,14 @@ def sweep(grid: Mapping | Sequence[Mapping], seeds: Iterable[int] = range(3),
         given = [rows[i][key] for i in rows if rows[i].get(key) is not None]
         if len(given) < len(rows) and given and all(is_int(v) for v in given):
             frame[key] = pd.array([rows[i].get(key) for i in range(len(runs))], dtype="Int64")
-    failed = frame[frame["error"].notna()]
-    if len(failed):
-        first = failed.iloc[0]
-        warnings.warn(f"{len(failed)} of {len(frame)} runs failed; their rows hold the error "
-                      f"(df[df['error'].notna()]). The first: {first['strategy']} seed "
-                      f"{first['seed']}: {first['error']}", stacklevel=2)
+    for column, what in (("warnings", "warned"), ("error", "failed")):
+        marked = frame[frame[column].notna()]
+        if len(marked):
+            first = marked.iloc[0]
+            warnings.warn(f"{len(marked)} of {len(frame)} runs {what}; their rows hold the "
+                          f"message (df[df['{column}'].notna()]). The first: "
+                          f"{first['strategy']} seed {first['seed']}: {first[column]}",
+                          stacklevel=2)
     return frame
 
 

@@ -32,6 +32,10 @@ from cltutor.data import Benchmark
 used = sorted({value.name for value in list(globals().values()) if isinstance(value, Benchmark)})
 if "playground" in globals():
     used += sorted(set(playground.table["benchmark"]))
+import pandas as pd  # a sweep builds its benchmarks in other processes: its table names them
+used += sorted({name for value in list(globals().values())
+                if isinstance(value, pd.DataFrame) and "benchmark" in value.columns
+                and "seed" in value.columns for name in value["benchmark"]})
 print(used)
 """
 

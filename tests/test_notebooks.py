@@ -32,7 +32,7 @@ def stdout(cell: dict) -> str:
 
 
 def test_the_notebooks_are_found():
-    assert len(NOTEBOOKS) == 11
+    assert len(NOTEBOOKS) == 12
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -136,6 +136,16 @@ def test_a_failing_run_is_recorded_and_the_others_complete():
     assert summarize(frame)["failed"].tolist() == [0, 2]
 
 
+def test_a_diverged_run_keeps_its_warning_in_the_row():
+    grid = {"strategy": ["naive"], "lr": [0.05, 1e12]}
+    with pytest.warns(UserWarning, match=r"1 of 2 runs warned.*naive seed 0: RuntimeWarning: "
+                                         r"the training loss is nan"):
+        frame = cltutor.sweep(grid, seeds=[0], n_jobs=2, progress=False, **FAST)
+    assert pd.isna(frame["warnings"][0])
+    assert "the weights have diverged" in frame["warnings"][1]
+    assert frame["error"].isna().all()
+
+
 def test_run_one_restores_torch_threads():
     before = torch.get_num_threads()
     row = run_one({"benchmark": "split-digits", "strategy": "naive", "seed": 0, "epochs": 0})
@@ -216,6 +226,11 @@ def test_plot_sweep_draws_means_intervals_and_the_upper_bound():
     assert labels[:2] == ["cumulative (upper bound)", "naive (no mem_size)"]
     flat = [line_ for line_ in ax.get_lines() if line_.get_linestyle() in (":", "--")]
     assert sorted(line_.get_ydata()[0] for line_ in flat) == pytest.approx([0.2, 0.96])
+    two = pd.concat([df.assign(benchmark="a"), df.assign(benchmark="b")], ignore_index=True)
+    per_benchmark = cltutor.plot_sweep(two, x="strategy", hue="benchmark")
+    assert [label for label in per_benchmark.get_legend_handles_labels()[1]
+            if "upper bound" in label] == ["cumulative (upper bound) a",
+                                           "cumulative (upper bound) b"]
     by_strategy = cltutor.plot_sweep(df[df["strategy"] != "cumulative"], x="strategy",
                                      reference={"paper": 0.9})
     assert [t.get_text() for t in by_strategy.get_xticklabels()] == ["replay", "naive"]

@@ -79,9 +79,10 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str = "average_accuracy", hue: str |
 
     A numeric ``x`` (``mem_size``, ``ewc_lambda``) draws lines; any other (``strategy``)
     draws points side by side. Runs without an ``x`` value (Naive in a ``mem_size`` sweep)
-    and, with ``reference="auto"``, the upper bounds (Cumulative, Joint) are drawn as
-    horizontal lines with their interval as a band; ``reference`` may instead be
-    ``{label: value}`` or None.
+    and, with ``reference="auto"``, the upper bounds (Cumulative, Joint; one per ``hue``
+    value when ``hue`` is another column, such as ``benchmark``) are drawn as horizontal
+    lines with their interval as a band; ``reference`` may instead be ``{label: value}``
+    or None.
 
     Examples
     --------
@@ -100,8 +101,10 @@ def plot_sweep(df: pd.DataFrame, x: str, y: str = "average_accuracy", hue: str |
     lines = {}  # label -> the rows drawn as one horizontal line
     bounds = df["strategy"].isin(UPPER_BOUNDS) if reference == "auto" and "strategy" in df \
         else pd.Series(False, index=df.index)
-    for strategy, rows in df[bounds].groupby("strategy", sort=False):
-        lines[f"{strategy} (upper bound)"] = rows
+    per_hue = hue is not None and hue != "strategy"  # one bound per benchmark, say
+    for key, rows in df[bounds].groupby(["strategy", hue] if per_hue else ["strategy"],
+                                        sort=False):
+        lines[" ".join([f"{key[0]} (upper bound)", *map(str, key[1:])])] = rows
     rest = df[~bounds]
     for label, rows in rest[rest[x].isna()].groupby(hue or "strategy", sort=False):
         lines[f"{label} (no {x})"] = rows
