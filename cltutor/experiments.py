@@ -2,8 +2,8 @@
 
 The registry maps names to builders: :data:`BENCHMARKS` (``"split-digits"`` ->
 :func:`~cltutor.data.SplitDigits`, ...), :func:`make_model` and :func:`make_strategy`.
-``run_experiment`` builds a benchmark, a model and a strategy by name, runs seed
-004's loop (train on each experience, then evaluate on the whole test stream) and
+``run_experiment`` builds a benchmark, a model and a strategy by name, runs the
+usual loop (train on each experience, then evaluate on the whole test stream) and
 returns the accuracy matrix with its summary metrics.
 """
 

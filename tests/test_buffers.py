@@ -175,7 +175,7 @@ def test_global_seed_reproduces_an_unseeded_buffer():
 
 def test_buffer_is_a_snapshot_and_call_is_update():
     buf = ReservoirSamplingBuffer(10, seed=0)
-    buf(SimpleNamespace(experience=make_exp([0], 20, 0, 0)))  # seed 000's form
+    buf(SimpleNamespace(experience=make_exp([0], 20, 0, 0)))  # the older ext_mem API's form
     before = buf.buffer
     ids = before.x[:, 0].clone()
     assert buf.buffer is before  # cached

@@ -239,7 +239,7 @@ def test_naive_learns_each_experience_then_forgets_split_digits():
     strategy = Naive(model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
                      train_mb_size=32, train_epochs=5, eval_mb_size=256, device="cpu",
                      evaluator=evaluator, seed=0)
-    for exp in bm.train_stream:  # seed 004's loop, SplitDigits for SplitMNIST
+    for exp in bm.train_stream:  # the usual loop, SplitDigits for SplitMNIST
         strategy.train(exp)
         strategy.eval(bm.test_stream)
     A = evaluator.accuracy_matrix

@@ -64,7 +64,8 @@ class ExemplarsBuffer:
 
     Every new row gets a group (:meth:`_group_keys`; one group here) and a
     priority (:meth:`_new_priorities`); each group keeps its quota of highest
-    priorities. ``buf(strategy)`` is ``buf.update(strategy)`` (seed 000's form).
+    priorities. ``buf(strategy)`` is ``buf.update(strategy)`` (the form of Avalanche's
+    older ``ext_mem`` API).
 
     Parameters
     ----------
@@ -215,7 +216,7 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
     buffer_groups : dict[int, BufferGroup]
         Group key -> its quota and rows, keys ascending.
     ext_mem : dict[int, ClassificationDataset]
-        Group key -> its rows (the view of seed 000).
+        Group key -> its rows (the view of Avalanche's older ``ext_mem`` API).
     """
 
     _total_name = "total_num_groups"
@@ -278,7 +279,7 @@ class BalancedExemplarsBuffer(ExemplarsBuffer):
 
     @property
     def ext_mem(self) -> dict[int, ClassificationDataset]:
-        """Group key -> its rows, the ``ext_mem`` dict of seed 000's storage policies."""
+        """Group key -> its rows, the ``ext_mem`` dict of Avalanche's older storage-policy API."""
         return {key: group.buffer for key, group in self.buffer_groups.items()}
 
 

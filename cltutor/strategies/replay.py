@@ -105,7 +105,8 @@ class ReplayPlugin(SupervisedPlugin):
 
     @property
     def ext_mem(self) -> dict:
-        """The memory by group (balanced buffers), or ``{0: buffer}``: seed 000's view."""
+        """The memory by group (balanced buffers), or ``{0: buffer}``: the view of
+        Avalanche's older ``ext_mem`` API."""
         return getattr(self.storage_policy, "ext_mem", {0: self.storage_policy.buffer})
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
