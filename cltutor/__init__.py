@@ -9,6 +9,7 @@ One layer, one folder; each layer imports only the layers above it in this list:
     strategies/          Naive (the training loop) and the strategies built from plugins
     experiments, sweep   names -> benchmark, model, strategy; run_experiment; sweep and
                          summarize over grids x seeds (joblib locally, Dask beyond)
+    exercises            check_* : a student's function against the library's own
     viz/                 plots, live forgetting curves, notebook panels, the playground
     __main__             the command line: python -m cltutor run | sweep
 
@@ -61,6 +62,18 @@ from cltutor.evaluation import (
     loss_metrics,
     results_to_dataframe,
     seen_average_accuracy,
+)
+from cltutor.exercises import (
+    CheckResult,
+    check_agem_projection,
+    check_average_accuracy,
+    check_bwt,
+    check_distillation_loss,
+    check_ewc_penalty,
+    check_forgetting,
+    check_herding_step,
+    check_quotas,
+    check_reservoir,
 )
 from cltutor.experiments import BENCHMARKS, get_benchmark, run_experiment
 from cltutor.memory import (
