@@ -68,6 +68,7 @@ from cltutor.exercises import (
     check_agem_projection,
     check_average_accuracy,
     check_bwt,
+    check_ci95,
     check_distillation_loss,
     check_ewc_penalty,
     check_forgetting,

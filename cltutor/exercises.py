@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -29,10 +30,11 @@ from cltutor.evaluation import average_accuracy, backward_transfer, forgetting
 from cltutor.memory.quotas import group_quotas
 from cltutor.memory.selection import herding_order
 from cltutor.strategies import distillation_loss, ewc_penalty, project_gradient
+from cltutor.sweep import summarize
 
 __all__ = ["CheckResult", "check_average_accuracy", "check_forgetting", "check_bwt",
            "check_quotas", "check_agem_projection", "check_ewc_penalty",
-           "check_distillation_loss", "check_herding_step", "check_reservoir"]
+           "check_distillation_loss", "check_herding_step", "check_reservoir", "check_ci95"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,12 @@ def _show(value: Any) -> str:
         text = np.array2string(value.astype(float), precision=4, suppress_small=True,
                                separator=", ", max_line_width=10**6)
         text = " ".join(text.split())
+    elif isinstance(value, np.integer):
+        text = repr(int(value))
     elif isinstance(value, (float, np.floating)):
         text = f"{float(value):.4g}"
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(_show(v) for v in value) + "]"
     elif isinstance(value, dict):
         text = "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
     else:
@@ -274,3 +280,20 @@ def check_reservoir(fn: Callable[[int, int, torch.Generator], Any],
                                   f"{counts[worst]:.0f} times (chi-square p = {p_value:.1e}).")
     return CheckResult(True, f"correct: {name} keeps the right number of distinct items, and "
                              f"every item with probability M/n over {trials} passes")
+
+
+def _ci95_reference(values: np.ndarray) -> list[float]:
+    frame = pd.DataFrame({"setting": 0, "seed": range(len(values)),
+                          "average_accuracy": values, "error": None})
+    row = summarize(frame, by=["setting"]).iloc[0]
+    return [float(row["ci95_low"]), float(row["ci95_high"])]
+
+
+def check_ci95(fn: Callable[[np.ndarray], tuple[float, float]]) -> CheckResult:
+    """``fn(values) -> (low, high)``: the 95% confidence interval of the mean of ``values``
+    (one score per seed), Student's t: ``mean -+ t(0.975, n - 1) * std / sqrt(n)`` with the
+    sample standard deviation (``ddof=1``); ``scipy.stats.t.ppf`` gives ``t``."""
+    rng = np.random.default_rng(0)
+    cases = [np.array([0.5, 0.7]), np.array([0.8, 0.8, 0.8]), np.array([0.61, 0.65, 0.58])]
+    cases += [rng.uniform(0.4, 0.9, n).round(3) for n in (4, 5, 10, 30)]
+    return _compare(fn, _ci95_reference, ({"values": v} for v in cases))

@@ -44,7 +44,16 @@ LIBRARY = {
         distillation_loss(new_logits, old_logits, temperature),
     ex.check_herding_step: lambda features, chosen: int(herding_order(features)[len(chosen)]),
     ex.check_reservoir: library_reservoir,
+    ex.check_ci95: lambda values: t_interval(values),
 }
+
+
+def t_interval(values, ddof=1, normal=False):
+    from scipy import stats
+
+    n = len(values)
+    half = (1.96 if normal else stats.t.ppf(0.975, n - 1)) * np.std(values, ddof=ddof) / n**0.5
+    return np.mean(values) - half, np.mean(values) + half
 
 
 def first_row_mean(A):
@@ -137,6 +146,9 @@ def keeps_too_many(n_items, mem_size, generator):
 
 
 WRONG = [
+    (ex.check_ci95, lambda values: t_interval(values, ddof=0), r"<lambda>\(values=\[0\.5, 0\.7\]\) "
+                                                               r"should be \[-0\.6706, 1\.871\]"),
+    (ex.check_ci95, lambda values: t_interval(values, normal=True), r"should be \[-0\.6706"),
     (ex.check_average_accuracy, first_row_mean, r"first_row_mean\(A=\[\[1\. , 0\. , 0\.2\].* "
                                                 r"should be 0\.6333, got 0\.4\.$"),
     (ex.check_average_accuracy, lambda A: float(np.mean(A)), r"<lambda>\(A=.*should be"),
@@ -211,3 +223,58 @@ def test_a_function_that_changes_its_input_changes_no_case():
 def test_the_docstring_examples_run():
     result = doctest.testmod(sys.modules["cltutor.exercises"], optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- the notebooks' checked exercises and their folded solutions -------------------------
+
+import json  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
+SOLUTION = re.compile(r"<details>.*?```python\n(.*?)```.*?</details>", re.S)
+CHECK_CALL = re.compile(r"\b(check_\w+)\((\w+)\)")
+
+
+def exercise_cells(path: Path) -> list[tuple[dict, dict]]:
+    """(exercise cell, the markdown cell after it) for each code cell tagged ``exercise``."""
+    cells = json.loads(path.read_text())["cells"]
+    return [(c, cells[i + 1] if i + 1 < len(cells) else {})
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "code" and "exercise" in c["metadata"].get("tags", [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_a_checked_exercise_whose_folded_solution_passes(path):
+    pairs = exercise_cells(path)
+    assert pairs, "a notebook has at least one checked exercise (a code cell tagged exercise)"
+    for cell, after in pairs:
+        source = "".join(cell["source"])
+        assert 'raise NotImplementedError("Exercise: ' in source  # until the student fills it in
+        calls = CHECK_CALL.findall(source)
+        assert calls, "the exercise cell calls a check_* on the student's function"
+        solution = SOLUTION.search("".join(after.get("source", [])))
+        assert after.get("cell_type") == "markdown" and solution, \
+            "a folded <details> solution with a python block follows the exercise"
+        namespace: dict = {}
+        exec("import numpy as np\nimport torch\n" + solution.group(1), namespace)  # noqa: S102
+        for check, function in calls:
+            result = getattr(ex, check)(namespace[function])
+            assert result.passed, f"{path.name}: the solution of {function}: {result}"
+        outputs = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        assert "not yet:" in outputs and "raises NotImplementedError" in outputs, \
+            "the committed notebook shows the unfilled exercise's answer"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_objectives_time_summary_reading_and_three_exercises(path):
+    cells = json.loads(path.read_text())["cells"]
+    markdown = [("".join(c["source"])) for c in cells if c["cell_type"] == "markdown"]
+    assert "**What you will see**" in markdown[0] and "**Time**" in markdown[0]
+    headings = [line for text in markdown for line in text.splitlines() if line.startswith("## ")]
+    assert headings[-3:] == ["## Summary", "## Further reading", "## Exercises"], headings[-3:]
+    text = "\n".join(markdown)
+    reading = text.split("\n## Further reading")[-1].split("\n## Exercises")[0]
+    assert len(re.findall(r"\]\(https?://", reading)) >= 2, "further reading links its papers"
+    exercises = text.split("\n## Exercises")[-1]
+    assert len(re.findall(r"^\d+\. ", exercises, flags=re.M)) >= 3

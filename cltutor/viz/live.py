@@ -38,7 +38,7 @@ def in_kernel() -> bool:
     return getattr(get_ipython(), "kernel", None) is not None
 
 
-def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure rendered as PNG bytes, as laid out: the figures set their own margins."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -53,7 +53,7 @@ class FigureView:
     output : ipywidgets.Output, optional
         Show the figure inside this widget (cleared with ``wait=True`` each
         time). None: a display handle in the cell that runs the code.
-    dpi : int, default 80
+    dpi : int, default 100
 
     Attributes
     ----------
@@ -72,7 +72,7 @@ class FigureView:
     Notebook ``02_forgetting.ipynb`` watches forgetting curves grow through one.
     """
 
-    def __init__(self, output: Any = None, dpi: int = 80) -> None:
+    def __init__(self, output: Any = None, dpi: int = 100) -> None:
         if output is not None and not hasattr(output, "clear_output"):
             raise TypeError(
                 f"output must be an ipywidgets.Output or None, got {type(output).__name__}. "
