@@ -164,3 +164,37 @@ def test_an_upper_bound_run_is_a_reference_line_in_later_runs():
     assert len(dotted) == 1 and dotted[0].get_ydata()[0] == bound
     playground.benchmark_control.value = "permuted-digits"  # another benchmark: no line
     assert playground.references() == {}
+
+
+def test_the_seed_control_the_model_column_and_the_notes():
+    playground = StrategyPlayground(n_experiences=2, seed=3)
+    playground.epochs_control.value = 1
+    assert playground.seed == 3
+    playground.run_button.click()
+    playground.seed_control.value = 4
+    playground.run_button.click()
+    table = playground.table
+    assert table["seed"].tolist() == [3, 4]
+    mlp = sum(p.numel() for p in playground.results[0].cl_strategy.model.parameters())
+    assert table["model"].tolist() == [f"SimpleMLP, {mlp / 1e3:.0f}k weights"] * 2
+    assert playground.results[1].config["seed"] == 4
+    assert playground.note.value == "<i>Compare with care: the runs differ in seeds (3, 4).</i>"
+    playground.strategy_control.value = "ar1"  # AR1's lr differs: the reset is said
+    assert "lr set to 0.01, the default of ar1, replacing 0.05" in playground.note.value
+    playground.run_button.click()
+    assert playground.table.loc[2, "model"].startswith("LatentReplayNet, ")
+    assert "the runs differ in models" in playground.note.value
+
+
+def test_comparison_notes_are_empty_for_alike_runs():
+    from cltutor.viz.playground import comparison_notes
+
+    playground = StrategyPlayground(n_experiences=2)
+    playground.epochs_control.value = 1
+    playground.run_button.click()
+    playground.strategy_control.value = "replay"  # same lr: no reset note
+    assert playground.note.value == ""
+    playground.run_button.click()
+    assert comparison_notes(playground.table) == [] and playground.note.value == ""
+    with pytest.raises(ValueError, match="seed must be an int in"):
+        StrategyPlayground(seed=-1)

@@ -16,12 +16,13 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cltutor._checks import check_int_range
 from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
 from cltutor.viz.controls import check_option, guarded
 from cltutor.viz.live import FigureView, LivePlotLogger, in_kernel
 from cltutor.viz.plots import plot_accuracy_matrix
 
-__all__ = ["StrategyPlayground", "comparison_table"]
+__all__ = ["StrategyPlayground", "comparison_table", "comparison_notes", "model_name"]
 
 _WIDE_LABEL = {"description_width": "initial"}
 REPLAY_POLICIES = ("experience", "class", "reservoir")
@@ -63,17 +64,43 @@ def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
     }
 
 
+def model_name(result: ExperimentResult) -> str:
+    """The network a run trained, in a few words: its class and its size, e.g.
+    ``"SimpleMLP, 85k weights"`` (AR1 trains its own network)."""
+    model = getattr(result.cl_strategy, "model", None)
+    if model is None:
+        return "-"
+    n = sum(p.numel() for p in model.parameters())
+    size = f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+    return f"{type(model).__name__}, {size} weights"
+
+
 def comparison_table(results: Sequence[ExperimentResult]) -> pd.DataFrame:
-    """One row per run: what was run, its summary metrics and its time in seconds."""
+    """One row per run: what was run (the model and the seed included), its summary
+    metrics and its time in seconds."""
     rows = []
     for i, res in enumerate(results):
         options = {k: v for k, v in res.config.items() if k not in _COMMON_CONFIG}
-        rows.append({"run": i, "strategy": res.strategy, "benchmark": res.benchmark,
-                     "scenario": res.config.get("scenario"), "epochs": res.config.get("epochs"),
-                     "lr": res.config.get("lr"),
+        rows.append({"run": i, "strategy": res.strategy, "model": model_name(res),
+                     "benchmark": res.benchmark, "scenario": res.config.get("scenario"),
+                     "epochs": res.config.get("epochs"), "lr": res.config.get("lr"),
+                     "seed": res.config.get("seed"),
                      "params": ", ".join(f"{k}={v}" for k, v in options.items()),
                      **res.summary, "seconds": round(res.seconds, 2)})
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+
+
+def comparison_notes(table: pd.DataFrame) -> list[str]:
+    """What makes the rows of a comparison table unlike: different models, seeds, epochs or
+    benchmarks. Empty when every run shares them."""
+    notes = []
+    for column, what in (("model", "models"), ("benchmark", "benchmarks"),
+                         ("scenario", "scenarios"), ("epochs", "numbers of epochs"),
+                         ("seed", "seeds")):
+        if len(table) and table[column].astype(str).nunique() > 1:
+            values = ", ".join(dict.fromkeys(table[column].astype(str)))
+            notes.append(f"the runs differ in {what} ({values})")
+    return notes
 
 
 _COMMON_CONFIG = ("n_experiences", "scenario", "epochs", "lr", "batch_size", "seed", "device")
@@ -96,6 +123,7 @@ class StrategyPlayground:
         Names for :func:`~cltutor.experiments.get_benchmark` (add "split-mnist" on Colab).
     n_experiences : int, default 5
     seed : int, default 0
+        The seed control's first value (every run reads the control).
     device : str, default "auto"
     strategy : str, default "naive"
         The strategy selected first, one of :data:`~cltutor.experiments.STRATEGIES`.
@@ -123,7 +151,8 @@ class StrategyPlayground:
                  n_experiences: int = 5, seed: int = 0, device: str = "auto",
                  strategy: str = "naive") -> None:
         check_option("StrategyPlayground", "strategy", strategy, STRATEGIES)
-        self.n_experiences, self.seed, self.device = n_experiences, seed, device
+        check_int_range("seed", seed, 0, 2**32 - 1, "Use seed=0 for a fixed result.")
+        self.n_experiences, self.device = n_experiences, device
         self.strategy_control = W.Dropdown(options=STRATEGIES, value=strategy,
                                            description="strategy")
         self.benchmark_control = W.Dropdown(options=list(benchmarks), description="benchmark")
@@ -133,6 +162,9 @@ class StrategyPlayground:
                                           continuous_update=False)
         self.lr_control = W.FloatLogSlider(value=DEFAULT_LR["naive"], base=10, min=-4, max=0,
                                            step=0.25, description="lr", continuous_update=False)
+        self.seed_control = W.BoundedIntText(value=seed, min=0, max=2**32 - 1,
+                                             description="seed", layout=W.Layout(width="160px"))
+        self.note = W.HTML()  # the lr reset, and what makes the table's rows unlike
         self.params = _param_controls()
         self.run_button = W.Button(description="run", icon="play", button_style="success")
         self.status = W.HTML()
@@ -147,18 +179,26 @@ class StrategyPlayground:
         param_box = W.VBox([w for group in self.params.values() for w in group.values()])
         self.ui = W.VBox([
             W.HBox([self.strategy_control, self.benchmark_control, self.scenario_control]),
-            W.HBox([self.epochs_control, self.lr_control]), param_box,
-            W.HBox([self.run_button, self.status]),
+            W.HBox([self.epochs_control, self.lr_control, self.seed_control]), param_box,
+            W.HBox([self.run_button, self.status]), self.note,
             W.HBox([self.live_out, self.matrix_out]), self.table_out,
         ])
         self._strategy_changed()
 
     def _strategy_changed(self) -> None:
         name = self.strategy_control.value
+        if self.lr_control.value != DEFAULT_LR[name]:
+            self.note.value = (f"<i>lr set to {DEFAULT_LR[name]}, the default of {name}, "
+                               f"replacing {self.lr_control.value:.3g}.</i>")
         self.lr_control.value = DEFAULT_LR[name]
         for strategy, group in self.params.items():
             for control in group.values():
                 control.layout.display = None if strategy == name else "none"
+
+    @property
+    def seed(self) -> int:
+        """The seed of the next run (the seed control's value)."""
+        return self.seed_control.value
 
     def references(self) -> dict[str, float]:
         """The final average accuracy of each earlier upper-bound run (Cumulative, Joint) on
@@ -189,7 +229,7 @@ class StrategyPlayground:
                 self.benchmark_control.value, self.strategy_control.value,
                 n_experiences=self.n_experiences, scenario=self.scenario_control.value,
                 epochs=self.epochs_control.value,
-                lr=self.lr_control.value, seed=self.seed, device=self.device,
+                lr=self.lr_control.value, seed=self.seed_control.value, device=self.device,
                 progress=False, loggers=[self.live], eval_every=1, **self.options())
         finally:
             self.run_button.disabled = False
@@ -199,6 +239,9 @@ class StrategyPlayground:
         self.matrix_figure.subplots_adjust(left=0.18, right=0.97, bottom=0.15, top=0.9)
         self.matrix_view.show(self.matrix_figure)
         self._show_table()
+        notes = comparison_notes(self.table)
+        self.note.value = f"<i>Compare with care: {html.escape('; '.join(notes))}.</i>" \
+            if notes else ""
         summary = ", ".join(f"{k} {v:.3f}" for k, v in result.summary.items())
         self.status.value = f"run {len(self.results) - 1}: {html.escape(summary)}"
         return result
