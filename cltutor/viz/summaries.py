@@ -8,13 +8,15 @@ stream. :mod:`cltutor.viz.plots` draws them; the panels of
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from functools import reduce
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from cltutor._checks import check_bool, check_int_range, check_positive_int
 from cltutor.data import Benchmark, ClassificationDataset, Experience
@@ -32,6 +34,8 @@ from cltutor.memory import (
 from cltutor.viz.controls import check_two_experiences
 
 __all__ = [
+    "pixel_model",
+    "seen_data",
     "labels_of",
     "class_counts",
     "batch_composition",
@@ -109,6 +113,16 @@ def batch_composition(
             break
         out.append(class_counts(key_of(batch)))
     return out
+
+
+def pixel_model() -> nn.Module:
+    """A "network" whose ``features`` are the raw pixels: feature-based selection on inputs."""
+    return nn.Sequential(OrderedDict(features=nn.Flatten()))
+
+
+def seen_data(experiences: Sequence[Experience]) -> ClassificationDataset:
+    """The datasets of ``experiences`` concatenated, in stream order."""
+    return reduce(ClassificationDataset.concat, (exp.dataset for exp in experiences))
 
 
 def pca_2d(features: Tensor) -> Tensor:
