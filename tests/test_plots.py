@@ -353,3 +353,11 @@ def test_forgetting_curves_draw_references_as_dotted_lines():
     with pytest.raises(ValueError, match=r"reference\['Joint'\] must be a finite number >= 0 "
                                          r"and <= 1, got 97"):
         plots.plot_forgetting_curves(np.eye(2), reference={"Joint": 97})
+
+
+def test_forgetting_curves_of_a_matrix_have_whole_experience_ticks():
+    A = np.tril(np.full((3, 3), 0.8))
+    ax = plots.plot_forgetting_curves(A)
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)

@@ -254,6 +254,8 @@ def plot_forgetting_curves(
     for b in boundaries or ():
         ax.axvline(float(b), color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(-0.02, 1.02)
+    if not isinstance(history, Mapping) and x is None:  # rows are experiences: whole ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if xlabel is None:
         xlabel = "training iterations" if isinstance(history, Mapping) else "after experience"
     ax.set_xlabel(xlabel)
