@@ -361,3 +361,8 @@ def test_forgetting_curves_of_a_matrix_have_whole_experience_ticks():
     ax.figure.canvas.draw()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_the_mem_size_line_stays_below_the_top_spine():
+    ax = plots.plot_buffer_composition([{0: 5, 1: 5}, {0: 3, 1: 3, 2: 4}], mem_size=10)
+    assert ax.get_ylim()[1] >= 1.07 * 10 and ax.lines[0].get_ydata()[0] == 10  # clear gap

@@ -162,6 +162,8 @@ def plot_buffer_composition(
     _stacked_bars(ax, counts, lambda k: f"class {k}")
     if mem_size is not None:
         ax.axhline(mem_size, color="black", linestyle="--", linewidth=1)
+        top = max([mem_size, *(sum(c.values()) for c in counts)])
+        ax.set_ylim(0, 1.08 * top)  # the dashed line clear of the top spine
     ax.set_xticks(np.arange(len(counts)))
     ax.set_xticklabels(step_labels if step_labels is not None else range(len(counts)))
     ax.set_xlabel(xlabel)
