@@ -198,3 +198,17 @@ def test_comparison_notes_are_empty_for_alike_runs():
     assert comparison_notes(playground.table) == [] and playground.note.value == ""
     with pytest.raises(ValueError, match="seed must be an int in"):
         StrategyPlayground(seed=-1)
+
+
+def test_every_run_is_overlaid_in_one_comparison_figure():
+    playground = StrategyPlayground(n_experiences=2)
+    playground.epochs_control.value = 1
+    playground.run_button.click()
+    playground.strategy_control.value = "replay"
+    playground.run_button.click()
+    curves = playground.comparison.curves
+    assert list(curves) == ["run 0: naive", "run 1: replay"]
+    for label, result in zip(curves, playground.results, strict=True):
+        assert curves[label][-1] == (2.0, pytest.approx(result.summary["average_accuracy"]))
+    drawn = [line.get_label() for line in playground.comparison.ax.lines]
+    assert "run 0: naive" in drawn and "run 1: replay" in drawn

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from cltutor._checks import check_int_range
 from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
+from cltutor.viz.compare import LiveComparison
 from cltutor.viz.controls import check_option, guarded
 from cltutor.viz.live import FigureView, LivePlotLogger, in_kernel
 from cltutor.viz.plots import plot_accuracy_matrix
@@ -134,6 +135,8 @@ class StrategyPlayground:
         Every run so far; :attr:`table` compares them.
     live : LivePlotLogger or None
         The logger of the last run (its ``history`` is the plotted curves).
+    comparison : LiveComparison
+        Every run's average accuracy so far as one curve, overlaid in one figure.
 
     Examples
     --------
@@ -169,6 +172,8 @@ class StrategyPlayground:
         self.run_button = W.Button(description="run", icon="play", button_style="success")
         self.status = W.HTML()
         self.live_out, self.matrix_out, self.table_out = W.Output(), W.Output(), W.Output()
+        self.compare_out = W.Output()
+        self.comparison = LiveComparison(output=self.compare_out, figsize=(7.5, 3.0))
         self.matrix_view = FigureView(self.matrix_out)
         self.matrix_figure = Figure(figsize=(4.2, 3.4))
         self.results: list[ExperimentResult] = []
@@ -181,7 +186,7 @@ class StrategyPlayground:
             W.HBox([self.strategy_control, self.benchmark_control, self.scenario_control]),
             W.HBox([self.epochs_control, self.lr_control, self.seed_control]), param_box,
             W.HBox([self.run_button, self.status]), self.note,
-            W.HBox([self.live_out, self.matrix_out]), self.table_out,
+            W.HBox([self.live_out, self.matrix_out]), self.table_out, self.compare_out,
         ])
         self._strategy_changed()
 
@@ -224,13 +229,15 @@ class StrategyPlayground:
         self.status.value = "running..."
         try:
             self.live = LivePlotLogger(output=self.live_out)
-            self.live.reference = self.references()
+            self.live.reference = self.comparison.reference = self.references()
+            overlay = self.comparison.curve(f"run {len(self.results)}: "
+                                            f"{self.strategy_control.value}")
             result = run_experiment(
                 self.benchmark_control.value, self.strategy_control.value,
                 n_experiences=self.n_experiences, scenario=self.scenario_control.value,
                 epochs=self.epochs_control.value,
                 lr=self.lr_control.value, seed=self.seed_control.value, device=self.device,
-                progress=False, loggers=[self.live], eval_every=1, **self.options())
+                progress=False, loggers=[self.live, overlay], eval_every=1, **self.options())
         finally:
             self.run_button.disabled = False
         self.results.append(result)
