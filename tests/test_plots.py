@@ -168,7 +168,7 @@ def test_forgetting_curves_from_accuracy_matrix_skip_nan():
     assert ax.lines[0].get_ydata().tolist() == [0.9, 0.4]
     assert ax.lines[1].get_xdata().tolist() == [2]
     assert ax.lines[1].get_ydata().tolist() == [0.95]
-    assert to_rgba(ax.lines[1].get_color()) == to_rgba(plots.class_color(1))
+    assert to_rgba(ax.lines[1].get_color()) == to_rgba(plots.experience_color(1))
 
 
 def test_forgetting_curve_errors():
@@ -366,3 +366,11 @@ def test_forgetting_curves_of_a_matrix_have_whole_experience_ticks():
 def test_the_mem_size_line_stays_below_the_top_spine():
     ax = plots.plot_buffer_composition([{0: 5, 1: 5}, {0: 3, 1: 3, 2: 4}], mem_size=10)
     assert ax.get_ylim()[1] >= 1.07 * 10 and ax.lines[0].get_ydata()[0] == 10  # clear gap
+
+
+def test_experiences_and_classes_never_share_a_colour():
+    classes = {plots.class_color(c) for c in range(20)}
+    experiences = [plots.experience_color(k) for k in range(10)]
+    assert len(set(experiences)) == 10 and not classes & set(experiences)
+    with pytest.raises(TypeError, match="exp_id must be an int"):
+        plots.experience_color(1.0)

@@ -19,6 +19,7 @@ from cltutor.viz.panels import BufferExplorer, LoaderInspector
 from cltutor.viz.playground import StrategyPlayground, comparison_table
 from cltutor.viz.plots import (
     class_color,
+    experience_color,
     plot_accuracy_matrix,
     plot_batch_composition,
     plot_buffer_composition,
@@ -38,6 +39,7 @@ __all__ = [
     "comparison_table",
     "batch_composition",
     "class_color",
+    "experience_color",
     "class_counts",
     "pca_2d",
     "plot_accuracy_matrix",

@@ -5,8 +5,8 @@ returns the Axes. Nothing here calls ``plt.show()`` or changes rcParams, so the
 functions work the same under Agg, inline Jupyter and in tests, which read the
 plotted numbers back from the Axes.
 
-Colours are fixed per class id (:func:`class_color`), so class 3 has the same
-colour in the buffer plot, the batch plot and the exemplar projection. The
+Colours are fixed per class id (:func:`class_color`) and, from another palette, per
+experience (:func:`experience_color`): class 3 looks the same in every plot. The
 numbers they draw come from :mod:`cltutor.viz.summaries` (``class_counts``,
 ``batch_composition``, ``pca_2d``), importable from here as well, as in version 1.
 """
@@ -35,6 +35,7 @@ from cltutor.viz.summaries import (
 
 __all__ = [
     "class_color",
+    "experience_color",
     "class_counts",
     "batch_composition",
     "pca_2d",
@@ -59,6 +60,14 @@ def _palette() -> np.ndarray:
 
 
 _PALETTE = _palette()
+
+
+def experience_color(exp_id: int) -> RGBA:
+    """The fixed colour of an experience: ``viridis`` in steps of 0.22, dark (0) to light (4),
+    then between; colour-blind safe and never a class colour (:func:`class_color`)."""
+    if not is_int(exp_id):
+        raise TypeError(f"exp_id must be an int, got {exp_id!r}. Write experience_color(3).")
+    return tuple(float(v) for v in colormaps["viridis"](0.22 * (int(exp_id) % 10) % 1.0))
 
 
 def class_color(class_id: int) -> RGBA:
@@ -249,7 +258,7 @@ def plot_forgetting_curves(
     curves = _curves(history, x)
     ax = _new_axes(ax)
     for k, (xs, ys) in sorted(curves.items()):
-        ax.plot(xs, ys, marker="o", markersize=3, color=class_color(k), label=f"exp {k}")
+        ax.plot(xs, ys, marker="o", markersize=3, color=experience_color(k), label=f"exp {k}")
     for label, acc in (reference or {}).items():
         check_number(f"reference[{label!r}]", acc, "Pass accuracies in [0, 1].", low=0, high=1)
         ax.axhline(float(acc), color="black", linestyle=":", linewidth=1.2, label=label)
@@ -338,7 +347,7 @@ def plot_projection_rate(
                          "Pass projected steps / all steps, e.g. AGEMPlugin.projection_rates.")
     ax = _new_axes(ax)
     if window is None:
-        ax.bar(range(len(values)), values, color=[class_color(int(k)) for k in keys])
+        ax.bar(range(len(values)), values, color=[experience_color(int(k)) for k in keys])
         ax.set_xticks(range(len(values)))
         ax.set_xticklabels(keys)
         ax.set_xlabel("experience")
