@@ -106,6 +106,18 @@ def _name(fn: Callable) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
+def _call(fn: Callable, kwargs: dict[str, Any], shown: str) -> tuple[Any, CheckResult | None]:
+    """``fn(**kwargs)``, or the answer that says why it could not give a value."""
+    try:
+        return fn(**kwargs), None
+    except NotImplementedError:
+        return None, CheckResult(False, f"not yet: {_name(fn)} raises NotImplementedError; "
+                                        f"fill in its body first.")
+    except Exception as err:
+        return None, CheckResult(False, f"not yet: {_name(fn)}({shown}) raised "
+                                        f"{type(err).__name__}: {err}")
+
+
 def _compare(fn: Callable, reference: Callable, cases: Iterable[dict[str, Any]]) -> CheckResult:
     """Call ``fn`` and ``reference`` on each case (keyword arguments); stop at a difference."""
     if not callable(fn):
@@ -117,14 +129,9 @@ def _compare(fn: Callable, reference: Callable, cases: Iterable[dict[str, Any]])
                   v.copy() if isinstance(v, (np.ndarray, dict, list)) else v
                   for k, v in case.items()}  # a function that changes its inputs changes no case
         expected = reference(**case)
-        try:
-            given = fn(**copies)
-        except NotImplementedError:
-            return CheckResult(False, f"not yet: {_name(fn)} raises NotImplementedError; fill "
-                                      f"in its body first.")
-        except Exception as err:
-            return CheckResult(False, f"not yet: {_name(fn)}({shown}) raised "
-                                      f"{type(err).__name__}: {err}")
+        given, failed = _call(fn, copies, shown)
+        if failed is not None:
+            return failed
         if not _same(expected, given):
             return CheckResult(False, f"not yet: {_name(fn)}({shown}) should be "
                                       f"{_show(expected)}, got {_show(given)}.")
@@ -250,14 +257,15 @@ def check_reservoir(fn: Callable[[int, int, torch.Generator], Any],
     name = _name(fn)
     gen = torch.Generator().manual_seed(0)
     for n_items, mem_size in ((3, 5), (5, 5), (12, 4), (1, 1)):
+        kept, failed = _call(fn, {"n_items": n_items, "mem_size": mem_size, "generator": gen},
+                             f"n_items={n_items}, mem_size={mem_size}")
+        if failed is not None:
+            return failed
         try:
-            kept = [int(i) for i in fn(n_items=n_items, mem_size=mem_size, generator=gen)]
-        except NotImplementedError:
-            return CheckResult(False, f"not yet: {name} raises NotImplementedError; fill in "
-                                      f"its body first.")
-        except Exception as err:
-            return CheckResult(False, f"not yet: {name}(n_items={n_items}, mem_size="
-                                      f"{mem_size}) raised {type(err).__name__}: {err}")
+            kept = [int(i) for i in kept]
+        except (TypeError, ValueError) as err:
+            return CheckResult(False, f"not yet: {name}(n_items={n_items}, mem_size={mem_size})"
+                                      f" should return item indices, got {_show(kept)} ({err}).")
         want = min(n_items, mem_size)
         bad = (len(kept) != want or len(set(kept)) != len(kept)
                or not all(0 <= i < n_items for i in kept))
