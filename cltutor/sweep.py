@@ -185,13 +185,18 @@ def iter_sweep(grid: Mapping | Sequence[Mapping], seeds: Iterable[int] = range(3
     first (``row["cached"]`` is True); a finished run without error is saved there at once,
     so a sweep stopped half-way resumes where it stopped.
     """
-    runs = expand_grid(grid, seeds, benchmark, **fixed)
-    folder = None if cache is None else Path(cache)
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+    yield from _run_all(expand_grid(grid, seeds, benchmark, **fixed), n_jobs, cache)
+
+
+def _run_all(runs: list[dict[str, Any]], n_jobs: int, cache: str | os.PathLike | None
+             ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The cached runs first, then the others through joblib, as they finish."""
+    paths: list[Path | None] = [None] * len(runs)
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        paths = [_cache_path(Path(cache), config) for config in runs]
     todo = []
-    for index, config in enumerate(runs):
-        path = None if folder is None else _cache_path(folder, config)
+    for index, (config, path) in enumerate(zip(runs, paths, strict=True)):
         if path is not None and path.exists():
             yield index, {**config, **joblib.load(path), "cached": True}
         else:
@@ -200,8 +205,8 @@ def iter_sweep(grid: Mapping | Sequence[Mapping], seeds: Iterable[int] = range(3
         return
     parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     for index, result in parallel(joblib.delayed(_indexed_run)(i, runs[i]) for i in todo):
-        if folder is not None and result["error"] is None:
-            path = _cache_path(folder, runs[index])
+        path = paths[index]
+        if path is not None and result["error"] is None:
             joblib.dump(result, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)  # whole files only, even if killed here
         yield index, {**runs[index], **result}
@@ -256,8 +261,7 @@ def sweep(grid: Mapping | Sequence[Mapping], seeds: Iterable[int] = range(3),
     runs = expand_grid(points, seeds, benchmark, **fixed)
     rows: dict[int, dict[str, Any]] = {}
     with tqdm(total=len(runs), desc="sweep", unit="run", disable=not progress) as bar:
-        for index, row in iter_sweep(points, seeds, benchmark, n_jobs=n_jobs, cache=cache,
-                                     **fixed):
+        for index, row in _run_all(runs, n_jobs, cache):
             rows[index] = row
             bar.update()
             if callback is not None:
