@@ -7,7 +7,9 @@ The pieces, each usable on its own:
   notebooks, always shut down (process group, kernels included) when the block exits;
 * :func:`chromium_context`: headless ``/usr/bin/chromium`` driven by Playwright, with a fresh
   profile and every request that leaves 127.0.0.1 aborted;
-* :class:`NotebookPage`: one open notebook; run all cells, run code in its kernel, screenshots.
+* :class:`NotebookPage`: one open notebook; run all cells, run code in its kernel, screenshots;
+* :func:`voila_server` and :class:`VoilaPage`: one notebook served as a web app by Voila (the
+  lecture demo), and that app open in a tab.
 
 The checks of what each panel shows live in ``test_browser.py``; they raise
 :class:`BrowserCheckFailed` (an ``AssertionError``) saying what was seen, after saving a
@@ -59,7 +61,8 @@ def missing_prerequisite(chromium: Path = CHROMIUM) -> str | None:
     if not chromium.exists():
         return (f"{chromium} is missing: install Debian's Chromium "
                 "(apt-get install chromium) to run the browser tests")
-    for module, package in (("playwright", "playwright"), ("jupyterlab", "jupyterlab")):
+    for module, package in (("playwright", "playwright"), ("jupyterlab", "jupyterlab"),
+                            ("voila", "voila")):
         try:
             __import__(module)
         except ImportError:
@@ -185,15 +188,20 @@ def stop_server(server: LabServer, grace: float = 5.0) -> None:
         server.process.wait(timeout=grace)
     except (OSError, subprocess.TimeoutExpired):
         pass
+    _stop_processes(server.process, server.runtime, grace)
+
+
+def _stop_processes(process: subprocess.Popen, runtime: Path, grace: float = 5.0) -> None:
+    """Stop a server's process group, then every kernel of ``runtime`` left over."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        if server.process.poll() is not None:
+        if process.poll() is not None:
             break
         try:
-            os.killpg(server.process.pid, sig)  # the server runs in a session of its own
-            server.process.wait(timeout=grace)
+            os.killpg(process.pid, sig)  # the server runs in a session of its own
+            process.wait(timeout=grace)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
-    for pid in kernel_pids(server.runtime):
+    for pid in kernel_pids(runtime):
         try:
             os.kill(pid, signal.SIGKILL)  # kernels run in sessions of their own
         except ProcessLookupError:
@@ -278,7 +286,26 @@ _EXECUTE = """async (code) => {
 }"""
 
 
-class NotebookPage:
+class BrowserTab:
+    """A browser tab (``page``) named ``name``: screenshots, and failing with one."""
+
+    name: str
+    page: Any
+
+    def screenshot(self, step: str, element: Any = None) -> Path:
+        """Save a PNG of the page (or of ``element``) under test-artifacts/browser/."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.name}-{step}.png"
+        (element or self.page).screenshot(path=str(path))
+        return path
+
+    def fail(self, message: str, step: str = "failure") -> None:
+        """Save a screenshot of the page as it is, then raise :class:`BrowserCheckFailed`."""
+        path = self.screenshot(step)
+        raise BrowserCheckFailed(f"{message}\n(screenshot: {path})")
+
+
+class NotebookPage(BrowserTab):
     """One notebook open in JupyterLab, in its own browser tab."""
 
     def __init__(self, context: Any, server: LabServer, name: str, timeout: float = 60.0
@@ -313,14 +340,77 @@ class NotebookPage:
             raise RuntimeError(f"kernel error running {code!r}: {errors}")
         return printed
 
-    def screenshot(self, step: str, element: Any = None) -> Path:
-        """Save a PNG of the page (or of ``element``) under test-artifacts/browser/."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{self.name}-{step}.png"
-        (element or self.page).screenshot(path=str(path))
-        return path
 
-    def fail(self, message: str, step: str = "failure") -> None:
-        """Save a screenshot of the page as it is, then raise :class:`BrowserCheckFailed`."""
-        path = self.screenshot(step)
-        raise BrowserCheckFailed(f"{message}\n(screenshot: {path})")
+# -- Voila: a notebook as a web app ------------------------------------------------------
+@dataclass
+class VoilaServer:
+    """A running Voila serving one notebook at its root URL."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+    runtime: Path
+
+
+def _voila_command(notebook: Path, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
+        "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
+    ]
+
+
+@contextmanager
+def voila_server(notebook: Path, workdir: Path, timeout: float = 60.0) -> Iterator[VoilaServer]:
+    """Voila serving a stripped copy of ``notebook``; shut down however the block ends.
+
+    Each page load starts a kernel of its own and runs the notebook in it, as on Binder.
+    """
+    root, home = workdir / "root", workdir / "home"
+    root.mkdir(parents=True)
+    strip_outputs(notebook, root / notebook.name)
+    port, log = free_port(), workdir / "voila.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            _voila_command(root / notebook.name, port), cwd=root,
+            env=_lab_environment(home), stdin=subprocess.DEVNULL, stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    server = VoilaServer(f"http://127.0.0.1:{port}", process, log, home / "runtime")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:  # a static file: asking for the page itself would start a kernel
+            if process.poll() is not None:
+                raise RuntimeError(f"Voila exited with code {process.returncode}:\n"
+                                   + log.read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(f"{server.url}/voila/static/voila.js",  # noqa: S310
+                                            timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Voila did not answer within {timeout:.0f} s:\n"
+                                       + log.read_text(errors="replace")[-3000:]) from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        _stop_processes(process, server.runtime)  # Voila has no shutdown API
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(log, ARTIFACTS / "voila.log")
+
+
+class VoilaPage(BrowserTab):
+    """The app Voila serves, open in a browser tab: as a student or a lecturer sees it.
+
+    The panel checks of ``test_browser.py`` take it as they take a :class:`NotebookPage`.
+    """
+
+    def __init__(self, context: Any, server: VoilaServer, name: str, ready: str,
+                 timeout: float = 120.0) -> None:
+        self.name = f"voila-{name}"
+        self.page = context.new_page()
+        start = time.monotonic()
+        self.page.goto(server.url, timeout=timeout * 1000)  # returns once the notebook ran
+        try:  # then the widgets render from the kernel's state
+            self.page.locator(ready).first.wait_for(timeout=timeout * 1000)
+        except Exception:  # playwright's TimeoutError
+            self.fail(f"Voila's page showed no {ready} within {timeout:.0f} s")
+        self.seconds = time.monotonic() - start

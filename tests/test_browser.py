@@ -5,7 +5,9 @@ picks another groupby, and checks that the plot changes and that the text the pa
 states the setting and the group sizes of the quota rule. ``test_playground_*`` runs
 notebook 08, clicks run and watches the live forgetting curves redraw while the status
 says running, then the accuracy matrix and the comparison table. A broken widget callback
-must make these checks fail: the harness is tested that way too. Screenshots land in
+must make these checks fail: the harness is tested that way too. ``test_lecture_demo_*``
+serves ``playground_app.ipynb`` with Voila, as Binder's app link does, and runs the same
+playground check on the app page. Screenshots land in
 ``test-artifacts/browser/``.
 
 Skipped, with the reason, where Chromium, playwright or jupyterlab is missing (a learner's
@@ -26,11 +28,13 @@ from browser_harness import (
     NOTEBOOKS,
     BrowserCheckFailed,
     NotebookPage,
+    VoilaPage,
     chromium_context,
     jupyterlab_server,
     kernel_pids,
     missing_prerequisite,
     strip_outputs,
+    voila_server,
 )
 
 if TYPE_CHECKING:
@@ -392,3 +396,23 @@ def test_harness_catches_a_live_plot_that_only_draws_at_the_end(playground_page)
             check_playground_run(panel, "ar1", epochs=10, shot="broken-live-plot")
     finally:
         playground_page.execute("LivePlotLogger._maybe_redraw = _healthy")
+
+
+
+# -- the lecture demo: the playground as a Voila app ---------------------------------------
+@pytest.mark.browser
+def test_lecture_demo_serves_the_playground_and_runs_it(tmp_path):
+    require_prerequisites()
+    with voila_server(NOTEBOOKS / "playground_app.ipynb", tmp_path / "voila") as server, \
+            chromium_context(tmp_path / "profile") as context:
+        app = VoilaPage(context, server, "playground", ready="button.widget-button")
+        shown = app.page.locator("body").inner_text()
+        assert "lecture demo" in shown and "StrategyPlayground(" not in shown  # code hidden
+        panel = PlaygroundPanel(app)
+        assert panel.table_rows() == 0  # nothing trained before the lecturer clicks
+        app.screenshot("before", panel.root)
+        live_images = check_playground_run(panel, "ar1", epochs=10)
+        assert len(live_images) >= 2
+        check_playground_run(panel, "naive", epochs=1)  # a second run joins the table
+        assert panel.table_rows() == 2
+        app.screenshot("after")

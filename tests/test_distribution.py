@@ -106,6 +106,15 @@ def test_readme_badges_open_the_release_and_notebook_01():
     assert colab and set(colab) == {f"v{VERSION}"}
 
 
+def test_the_lecture_demo_links_open_the_voila_app_of_the_release():
+    pattern = r"mybinder\.org/v2/gh/([\w/-]+)/([\w.]+)\?urlpath=voila%2Frender%2F([\w%.]+)\)"
+    for document in ("README.md", "TEACHING.md"):
+        links = re.findall(pattern, (ROOT / document).read_text())
+        assert links == [("cltutor/cltutor", f"v{VERSION}",
+                          "notebooks%2Fplayground_app.ipynb")], document
+    assert (ROOT / "notebooks" / "playground_app.ipynb").exists()
+
+
 # -- Binder -------------------------------------------------------------------------
 def binder_requirements() -> tuple[list[str], list[Requirement]]:
     lines = [line.split("#")[0].strip()
@@ -139,7 +148,9 @@ def test_binder_installs_the_package_with_its_own_dependencies():
                 if line.strip() and not line.lstrip().startswith("#")]
     installs = [c for c in commands if c.startswith("pip install")]
     assert installs and all("--no-deps" not in c for c in installs)
-    assert any(c.endswith(" -e .") or c.endswith(" .") for c in installs)
+    # the package itself, with the [app] extra: Voila serves the lecture demo
+    assert any(c.endswith(' -e ".[app]"') for c in installs), installs
+    assert PROJECT["optional-dependencies"]["app"] == ["voila>=0.5"]
     assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o100, "postBuild is executable"
 
 

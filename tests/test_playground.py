@@ -121,6 +121,7 @@ def test_the_scenario_switch_runs_the_same_stream_task_incrementally():
     playground.epochs_control.value = 1
     assert [v for _, v in playground.scenario_control.options] == [None, "class", "task",
                                                                    "domain"]
+    assert playground.scenario_control.label == "as built"  # shown, not an empty box
     playground.run_button.click()  # as built: split-digits is class-incremental
     playground.scenario_control.value = "task"
     playground.run_button.click()

@@ -159,7 +159,8 @@ class StrategyPlayground:
         self.strategy_control = W.Dropdown(options=STRATEGIES, value=strategy,
                                            description="strategy")
         self.benchmark_control = W.Dropdown(options=list(benchmarks), description="benchmark")
-        self.scenario_control = W.Dropdown(options=SCENARIO_OPTIONS, value=None,
+        # index=0, not value=None: None would select nothing, an empty box instead of "as built"
+        self.scenario_control = W.Dropdown(options=SCENARIO_OPTIONS, index=0,
                                            description="scenario")
         self.epochs_control = W.IntSlider(value=3, min=1, max=10, description="epochs",
                                           continuous_update=False)
