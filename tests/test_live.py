@@ -8,6 +8,7 @@ from cltutor import EvaluationPlugin, SimpleMLP, SplitDigits, SupervisedPlugin
 from cltutor.strategies import Naive
 from cltutor.viz import live as liveplot
 from cltutor.viz.live import FigureView, LivePlotLogger
+from cltutor.viz.plots import NOT_TRAINED_COLOR
 
 MB = 64
 
@@ -47,12 +48,18 @@ def test_records_the_accuracy_matrix_at_each_evaluation(bench):
     assert live.boundaries == ends
     for k in range(5):
         assert live.history[k] == [(ends[t], pytest.approx(A[t, k])) for t in range(3)]
+    assert live.starts == {0: 0, 1: ends[0], 2: ends[1]}  # where training on each began
     drawn = curves(live)
-    assert sorted(drawn) == [f"exp {k}" for k in range(5)]
-    for k in range(5):
-        assert drawn[f"exp {k}"] == ([x for x, _ in live.history[k]],
-                                     [a for _, a in live.history[k]])
-    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if not ln.get_label().startswith("exp")]
+    assert sorted(drawn) == [f"exp {k}" for k in range(3)]  # the trained ones, in colour
+    grey = [ln for ln in live.ax.lines if ln.get_color() == NOT_TRAINED_COLOR]
+    assert [ln.get_label() for ln in grey] == ["untrained", "_", "_"]  # one legend entry
+    for k in range(3):  # coloured from its start on; grey before it (exp 2: from ends[0])
+        after = [(x, a) for x, a in live.history[k] if x >= live.starts[k]]
+        assert drawn[f"exp {k}"] == ([x for x, _ in after], [a for _, a in after])
+    assert grey[0].get_xdata().tolist() == ends[:2]  # exp 2 before and at its start
+    for k, line in zip([3, 4], grey[1:], strict=True):  # not trained yet: grey throughout
+        assert line.get_xdata().tolist() == [x for x, _ in live.history[k]]
+    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if ln.get_linestyle() == "--"]
     assert vlines == ends
     # each train() and each top-level eval() ends with a redraw
     assert live.redraws == 6
@@ -112,12 +119,14 @@ def test_the_end_of_train_and_of_a_top_level_eval_draw_the_last_state(bench):
     assert live.redraws == 2  # the first evaluation, then the end of train()
     n = n_iters(bench.train_stream[0], epochs=2)
     assert curves(live)["exp 0"][0] == [0, n // 2, n]
-    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if not ln.get_label().startswith("exp")]
+    vlines = [ln.get_xdata()[0] for ln in live.ax.lines if ln.get_linestyle() == "--"]
     assert vlines == [n]  # the boundary added by after_training_exp is drawn too
     strategy.eval(bench.test_stream[:2])  # top level: drawn when it returns
     assert live.redraws == 3
     assert curves(live)["exp 0"][0] == [0, n // 2, n, n]
-    assert curves(live)["exp 1"][0] == [0, n // 2, n, n]
+    grey = [ln for ln in live.ax.lines if ln.get_color() == NOT_TRAINED_COLOR]
+    assert "exp 1" not in curves(live)  # not trained yet: its whole curve is grey
+    assert [ln.get_xdata().tolist() for ln in grey] == [[0, n // 2, n, n]] + [[0, n // 2, n]] * 3
     strategy.eval(bench.train_stream[:1])  # another stream: nothing new to draw
     assert live.redraws == 3
 

@@ -35,7 +35,9 @@ def test_run_button_trains_plots_live_and_keeps_results(monkeypatch):
         assert [last_at[b] for b in live.boundaries] == pytest.approx(A[:, k].tolist())
     drawn = {ln.get_label(): ln.get_ydata().tolist() for ln in live.ax.lines
              if ln.get_label().startswith("exp")}
-    assert drawn == {f"exp {k}": [a for _, a in live.history[k]] for k in range(2)}
+    # each curve in colour from where its training began (the grey part before it: not yet)
+    assert drawn == {f"exp {k}": [a for x, a in live.history[k] if x >= live.starts[k]]
+                     for k in range(2)}
     assert result.config["epochs"] == 1 and "average_accuracy" in playground.status.value
 
     playground.strategy_control.value = "replay"

@@ -374,3 +374,32 @@ def test_experiences_and_classes_never_share_a_colour():
     assert len(set(experiences)) == 10 and not classes & set(experiences)
     with pytest.raises(TypeError, match="exp_id must be an int"):
         plots.experience_color(1.0)
+
+
+def test_forgetting_curves_grey_each_experience_before_its_training():
+    history = {0: [(0, 0.1), (10, 0.9), (20, 0.4)], 1: [(0, 0.0), (10, 0.0), (20, 0.95)],
+               2: [(0, 0.0), (10, 0.0), (20, 0.0)]}
+    ax = plots.plot_forgetting_curves(history, starts={0: 0, 1: 10})  # 2: not trained yet
+    coloured = {ln.get_label(): ln.get_xdata().tolist() for ln in ax.lines
+                if ln.get_label().startswith("exp")}
+    assert coloured == {"exp 0": [0, 10, 20], "exp 1": [10, 20]}
+    grey = [ln for ln in ax.lines if ln.get_color() == plots.NOT_TRAINED_COLOR]
+    assert [(ln.get_label(), ln.get_xdata().tolist()) for ln in grey] == [
+        ("untrained", [0, 10]), ("_", [0, 10, 20])]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["exp 0", "exp 1", "untrained"]
+    # no starts and a dict: everything in colour, as before
+    ax = plots.plot_forgetting_curves(history)
+    assert all(ln.get_color() != plots.NOT_TRAINED_COLOR for ln in ax.lines)
+
+
+def test_a_square_matrix_starts_experience_k_at_row_k_minus_1():
+    A = np.tril(np.full((4, 4), 0.8)) + np.triu(np.full((4, 4), 0.05), 1)
+    ax = plots.plot_forgetting_curves(A, x=[10, 20, 30, 40])
+    coloured = {ln.get_label(): ln.get_xdata().tolist() for ln in ax.lines
+                if ln.get_label().startswith("exp")}
+    assert coloured == {"exp 0": [10, 20, 30, 40], "exp 1": [10, 20, 30, 40],
+                        "exp 2": [20, 30, 40], "exp 3": [30, 40]}
+    grey = [ln.get_xdata().tolist() for ln in ax.lines
+            if ln.get_color() == plots.NOT_TRAINED_COLOR]
+    assert grey == [[10, 20], [10, 20, 30]]

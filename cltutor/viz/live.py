@@ -233,6 +233,9 @@ class LivePlotLogger(BaseLogger):
         Experience -> its ``(iteration, accuracy)`` points: what is plotted.
     boundaries : list[int]
         Training iterations at which each training experience ended.
+    starts : dict[int, int]
+        Experience -> the training iterations when training on it began; before that its
+        curve is drawn grey (not trained yet).
     reference : dict[str, float]
         Accuracies drawn as dotted lines, e.g. ``{"cumulative (run 0)": 0.99}``.
     redraws : int
@@ -267,7 +270,7 @@ class LivePlotLogger(BaseLogger):
         self.min_interval = float(min_interval)
         self.figure = Figure(figsize=figsize)
         self.ax = self.figure.add_subplot()
-        self.figure.subplots_adjust(left=0.11, right=0.83, bottom=0.15, top=0.9)  # legend right
+        self.figure.subplots_adjust(left=0.11, right=0.82, bottom=0.15, top=0.9)  # legend right
         self.reset()
 
     def reset(self) -> None:
@@ -275,6 +278,7 @@ class LivePlotLogger(BaseLogger):
         in the cell of an earlier run): done by itself when given to a new evaluator."""
         self.history: dict[int, list[tuple[int, float]]] = {}
         self.boundaries: list[int] = []
+        self.starts: dict[int, int] = {}
         self.redraws = 0
         self.view.reset()
         self._last_trained_exp: int | None = None  # its current_experience: the row of A
@@ -300,6 +304,8 @@ class LivePlotLogger(BaseLogger):
 
     def before_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         self._last_trained_exp = int(strategy.experience.current_experience)
+        self.starts.setdefault(self._last_trained_exp, strategy.clock.train_iterations)
+        self._changed_since_redraw = True
 
     def after_training_exp(self, strategy: Any, **kwargs: Any) -> None:
         self.boundaries.append(strategy.clock.train_iterations)
@@ -345,7 +351,7 @@ class LivePlotLogger(BaseLogger):
         """Draw the curves recorded so far and show the figure."""
         self.ax.clear()
         plot_forgetting_curves(self.history, ax=self.ax, boundaries=self.boundaries,
-                               reference=self.reference)
+                               reference=self.reference, starts=self.starts)
         self.view.show(self.figure)
         self.redraws += 1
         self._changed_since_redraw = False

@@ -229,6 +229,21 @@ def _curves(history: Any, x: Sequence[float] | None) -> dict[int, tuple[list, li
     return out
 
 
+def _matrix_starts(history: Any, x: Sequence[float] | None) -> dict[int, float] | None:
+    """Where each experience's training began in a square accuracy matrix: the row before
+    its own (the last measurement before training on it); None for any other history."""
+    if isinstance(history, Mapping):
+        return None
+    shape = np.shape(history)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        return None
+    xs = np.arange(shape[0]) if x is None else np.asarray(x, dtype=float)
+    return {k: float(xs[max(k - 1, 0)]) for k in range(shape[1])}
+
+
+NOT_TRAINED_COLOR = "0.75"  # a light grey: what an experience scores before it is trained
+
+
 def plot_forgetting_curves(
     history: Mapping[int, Sequence[tuple[float, float]]] | Any,
     ax: Axes | None = None,
@@ -236,8 +251,13 @@ def plot_forgetting_curves(
     x: Sequence[float] | None = None,
     xlabel: str | None = None,
     reference: Mapping[str, float] | None = None,
+    starts: Mapping[int, float] | None = None,
 ) -> Axes:
     """Accuracy on each test experience as training proceeds, one line per experience.
+
+    Each experience's line is coloured from where its training began; before that it is
+    thin and grey ("untrained"): there the accuracy is what the model scores on an
+    experience it has not learned (about 0 on classes it has never seen), nothing it forgot.
 
     Parameters
     ----------
@@ -254,11 +274,41 @@ def plot_forgetting_curves(
     reference : dict of str to float, optional
         Accuracies to compare with, e.g. ``{"Cumulative": 0.99}`` (an upper bound's final
         average accuracy), drawn as dotted horizontal lines.
+    starts : dict of int to float, optional
+        The x at which training on each experience began (LivePlotLogger records it); an
+        experience missing from it is not trained yet and drawn grey throughout. By default
+        a square accuracy matrix starts experience ``k`` at row ``k - 1``, and a dict of
+        points is coloured in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0.9, 0.0, 0.0],  # row t: after training experience t
+    ...               [0.3, 0.95, 0.0],
+    ...               [0.2, 0.4, 0.9]])
+    >>> ax = plot_forgetting_curves(A)
+    >>> [(line.get_label(), line.get_xdata().tolist()) for line in ax.lines]
+    [('exp 0', [0, 1, 2]), ('exp 1', [0, 1, 2]), ('exp 2', [1, 2]), ('untrained', [0, 1])]
     """
     curves = _curves(history, x)
+    if starts is None:
+        starts = _matrix_starts(history, x)
     ax = _new_axes(ax)
+    untrained = []  # the grey parts, drawn after (and under) every coloured line
     for k, (xs, ys) in sorted(curves.items()):
-        ax.plot(xs, ys, marker="o", markersize=3, color=experience_color(k), label=f"exp {k}")
+        start = None if starts is None else starts.get(k)
+        trained = [(a, b) for a, b in zip(xs, ys, strict=True)
+                   if starts is None or (start is not None and a >= start)]
+        before = [(a, b) for a, b in zip(xs, ys, strict=True)
+                  if starts is not None and (start is None or a <= start)]
+        if trained:
+            ax.plot(*zip(*trained, strict=True), marker="o", markersize=3,
+                    color=experience_color(k), label=f"exp {k}", zorder=3)
+        if len(before) > (1 if trained else 0):  # more than the point the two lines share
+            untrained.append(before)
+    for i, before in enumerate(untrained):
+        ax.plot(*zip(*before, strict=True), color=NOT_TRAINED_COLOR, linewidth=1, zorder=2,
+                label="untrained" if i == 0 else "_")
     for label, acc in (reference or {}).items():
         check_number(f"reference[{label!r}]", acc, "Pass accuracies in [0, 1].", low=0, high=1)
         ax.axhline(float(acc), color="black", linestyle=":", linewidth=1.2, label=label)
