@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import colour_vision  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -27,12 +28,26 @@ def bar_table(ax):
 
 
 # -- colours and counts -----------------------------------------------------------
-def test_class_color_is_tab10_for_first_ten_and_distinct_for_twenty():
-    tab10 = matplotlib.colormaps["tab10"]
+def test_class_colors_are_the_palette_and_distinct_for_twenty():
     for c in range(10):
-        assert plots.class_color(c) == pytest.approx(tab10(c))
+        assert plots.class_color(c) == pytest.approx(to_rgba(plots.CLASS_COLORS[c]))
     assert len({plots.class_color(c) for c in range(20)}) == 20
     assert plots.class_color(23) == plots.class_color(3)
+
+
+def test_the_ten_class_colours_stay_apart_for_colour_blind_viewers():
+    palette = np.array([plots.class_color(c)[:3] for c in range(10)])
+    seen = colour_vision.min_distance(palette)
+    assert set(seen) == {"normal", "protanopia", "deuteranopia", "tritanopia"}
+    assert min(seen.values()) >= 15, seen  # CIELAB units; 2.3 is just noticeable
+    tab10 = np.array([matplotlib.colormaps["tab10"](c)[:3] for c in range(10)])
+    assert colour_vision.min_distance(tab10)["protanopia"] < 5  # what the test tells apart
+    # the formulas: CIELAB of white and of sRGB red, and greys look the same to everyone
+    assert colour_vision.to_lab(np.ones(3)) == pytest.approx([100, 0, 0], abs=0.01)
+    assert colour_vision.to_lab(np.array([1.0, 0, 0])) == pytest.approx([53.24, 80.09, 67.20],
+                                                                        abs=0.05)
+    for kind in ("protanopia", "deuteranopia", "tritanopia"):
+        assert colour_vision.simulate(np.full(3, 0.5), kind) == pytest.approx([0.5] * 3, abs=0.01)
 
 
 def test_class_color_rejects_non_int():

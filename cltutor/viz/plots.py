@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
@@ -34,6 +35,7 @@ from cltutor.viz.summaries import (
 )
 
 __all__ = [
+    "CLASS_COLORS",
     "class_color",
     "experience_color",
     "class_counts",
@@ -53,10 +55,20 @@ RGBA = tuple[float, float, float, float]
 
 
 # -- colours -----------------------------------------------------------------------------------
+# Ten class colours that stay apart for colour-blind viewers: seven of Paul Tol's "muted"
+# scheme, Okabe & Ito's orange and vermilion, Tol's "vibrant" magenta. Simulated protanopia,
+# deuteranopia and tritanopia (Machado et al. 2009) keep every pair at least 16 CIELAB units
+# apart (tab10: 4.6 under protanopia); tests/test_plots.py measures it.
+CLASS_COLORS = ("#332288", "#E69F00", "#44AA99", "#EE3377", "#DDCC77",
+                "#88CCEE", "#D55E00", "#117733", "#AA4499", "#882255")
+
+
 def _palette() -> np.ndarray:
-    """``(20, 4)`` RGBA rows: the ten ``tab10`` colours, then their lighter partners."""
-    tab20 = colormaps["tab20"]  # lists dark/light pairs: dark ones first here
-    return np.array([tab20(2 * k) for k in range(10)] + [tab20(2 * k + 1) for k in range(10)])
+    """``(20, 4)`` RGBA rows: the ten class colours, then each mixed halfway with white."""
+    dark = np.array([to_rgba(c) for c in CLASS_COLORS])
+    light = dark.copy()
+    light[:, :3] = 0.5 * dark[:, :3] + 0.5
+    return np.concatenate([dark, light])
 
 
 _PALETTE = _palette()
@@ -73,8 +85,8 @@ def experience_color(exp_id: int) -> RGBA:
 def class_color(class_id: int) -> RGBA:
     """The fixed colour of a class (or group) id.
 
-    Ids 0-9 get the ten ``tab10`` colours, ids 10-19 their lighter ``tab20``
-    partners, and the palette repeats after that.
+    Ids 0-9 get the ten :data:`CLASS_COLORS` (told apart with any colour vision), ids
+    10-19 the same colours halfway to white, and the palette repeats after that.
 
     >>> class_color(3) == class_color(3), class_color(0) != class_color(1)
     (True, True)
