@@ -59,6 +59,8 @@ def main() -> None:
                  changes(simple.mem_size_control, [100, 200], args.runs)))
     rows.append(("BufferExplorer policy experience <-> class <-> reservoir",
                  changes(simple.policy_control, ["experience", "class", "reservoir"], args.runs)))
+    rows.append(("BufferExplorer stream equal <-> halving sizes (experience)",
+                 changes(simple.stream_control, ["equal", "halving"], args.runs)))
     herding = explorer("parametric", "herding")
     rows.append(("BufferExplorer mem_size 100 <-> 200 (parametric, herding, PCA view)",
                  changes(herding.mem_size_control, [100, 200], args.runs)))
@@ -67,6 +69,8 @@ def main() -> None:
                          args.runs)))
     rows.append(("BufferExplorer groupby class <-> experience (herding, PCA view)",
                  changes(herding.groupby_control, ["class", "experience"], args.runs)))
+    rows.append(("BufferExplorer stream equal <-> halving sizes (herding, PCA view)",
+                 changes(herding.stream_control, ["equal", "halving"], args.runs)))
     inspector = LoaderInspector()
     for name, control, values in [
         ("kind batch <-> replay <-> task-balanced", inspector.kind_control,

@@ -36,6 +36,8 @@ from cltutor.data import (
     SplitMNIST,
     Stream,
     class_incremental_benchmark,
+    halving_fractions,
+    imbalanced_stream,
     split_online_stream,
 )
 from cltutor.evaluation import (

@@ -117,6 +117,29 @@ def test_herding_draws_the_chosen_exemplars_in_the_pca_plane(bench):
     assert not torch.equal(other.sort().values, positions.sort().values)
 
 
+def test_the_stream_control_gives_halving_experiences_where_reservoir_and_balanced_differ(
+        bench):
+    from cltutor.data import halving_fractions, imbalanced_stream
+
+    explorer = BufferExplorer(bench, mem_size=100, policy="reservoir", play_delay=0)
+    explorer.play()
+    explorer.stream_control.value = "halving"  # rebuilt on the smaller stream, same step
+    halving = imbalanced_stream(bench.train_stream, halving_fractions(5), seed=0)
+    assert explorer.n_steps == 5
+    assert explorer.counts == oracle_counts("reservoir", 100, halving)
+    assert bars(explorer.figure.axes[0]) == as_labels(explorer.counts)
+    sizes = ", ".join(str(len(e.dataset)) for e in halving)
+    assert f"stream='halving' (sizes {sizes})" in explorer.summary
+    first = sum(explorer.counts[-1].get(c, 0) for c in halving[0].classes_in_this_experience)
+    explorer.policy_control.value = "experience"
+    assert explorer.counts == oracle_counts("experience", 100, halving)
+    balanced = sum(explorer.counts[-1].get(c, 0) for c in halving[0].classes_in_this_experience)
+    assert first > 40 and balanced == 20  # the reservoir keeps the big experience's share
+    explorer.stream_control.value = "equal"
+    assert explorer.counts == oracle_counts("experience", 100, bench.train_stream)
+    assert "stream=" not in explorer.summary
+
+
 def test_play_goes_to_the_end_and_reset_empties(bench):
     explorer = BufferExplorer(bench, mem_size=40, policy="reservoir", play_delay=0)
     explorer.play_button.click()
@@ -246,6 +269,8 @@ def test_w15_w16_loader_inspector_step_outside_the_slider(task_bench, step):
                            r"'experience'\], got 'pixel'"),
     ({"selection": "kmeans"}, r"BufferExplorer selection must be one of \['random', 'herding', "
                               r"'closest-to-center'\], got 'kmeans'"),
+    ({"stream": "skewed"}, r"BufferExplorer stream must be one of \['equal', 'halving'\], got "
+                           r"'skewed'"),
 ])
 def test_w6_w21_buffer_explorer_dropdown_values(bench, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -418,3 +418,17 @@ def test_a_square_matrix_starts_experience_k_at_row_k_minus_1():
     grey = [ln.get_xdata().tolist() for ln in ax.lines
             if ln.get_color() == plots.NOT_TRAINED_COLOR]
     assert grey == [[10, 20], [10, 20, 30]]
+
+
+def test_side_by_side_the_curves_legend_clears_the_matrix_label():
+    # notebook 02's figure: curves left, their legend outside on the right, the matrix right
+    A = np.tril(np.full((5, 5), 0.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    plots.plot_forgetting_curves(A, ax=axes[0], xlabel="after training experience")
+    plots.plot_accuracy_matrix(A, ax=axes[1])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = axes[0].get_legend().get_window_extent(renderer)
+    label = axes[1].yaxis.label.get_window_extent(renderer)
+    ticks = axes[1].yaxis.get_tightbbox(renderer)
+    assert legend.x1 < min(label.x0, ticks.x0)

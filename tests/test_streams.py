@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -412,3 +414,48 @@ def test_split_online_stream_bad_input(kwargs, error, match):
     args = {"stream": SplitDigits(n_experiences=5).train_stream, "experience_size": 10, **kwargs}
     with pytest.raises(error, match=match):
         split_online_stream(**args)
+
+
+# -- imbalanced streams --------------------------------------------------------------------
+def test_imbalanced_stream_keeps_a_fraction_of_each_experience_in_order():
+    from cltutor import ExperienceBalancedBuffer, ReservoirSamplingBuffer, SplitDigits
+    from cltutor.data import halving_fractions, imbalanced_stream
+
+    bm = SplitDigits(n_experiences=5, seed=0)
+    small = imbalanced_stream(bm.train_stream, halving_fractions(5), seed=0)
+    assert small.name == "train" and small.scenario == bm.train_stream.scenario
+    for exp, full, f in zip(small, bm.train_stream, halving_fractions(5), strict=True):
+        assert len(exp.dataset) == max(1, round(f * len(full.dataset)))
+        assert exp.current_experience == full.current_experience
+        assert exp.classes_in_this_experience == full.classes_in_this_experience
+        assert exp.origin_stream is small
+        rows = {tuple(r.tolist()) for r in full.dataset.x.flatten(1)}
+        assert all(tuple(r.tolist()) in rows for r in exp.dataset.x.flatten(1))  # a subset
+    again = imbalanced_stream(bm.train_stream, halving_fractions(5), seed=0)
+    assert all(torch.equal(a.dataset.x, b.dataset.x) for a, b in zip(small, again, strict=True))
+    # the point of it: a reservoir now differs from an experience-balanced buffer
+    reservoir = ReservoirSamplingBuffer(100, seed=0)
+    balanced = ExperienceBalancedBuffer(100, seed=0)
+    for exp in small:
+        for buffer in (reservoir, balanced):
+            buffer.update(SimpleNamespace(experience=exp))
+    assert [len(g) for g in balanced.buffer_groups.values()] == [20, 20, 20, 20, 18]
+    experience_of = {c: e.current_experience for e in small for c in e.classes_in_this_experience}
+    first = sum(experience_of[int(y)] == 0 for y in reservoir.buffer.targets)
+    assert first > 40  # about 291 / 560 of 100
+
+
+def test_imbalanced_stream_input_errors():
+    from cltutor import SplitDigits
+    from cltutor.data import imbalanced_stream
+
+    stream = SplitDigits(n_experiences=2, seed=0).train_stream
+    with pytest.raises(ValueError, match=r"fractions must be a list of one fraction per "
+                                         r"experience \(2\), got \[0.5\]. Try fractions="
+                                         r"halving_fractions\(2\)"):
+        imbalanced_stream(stream, [0.5])
+    with pytest.raises(ValueError, match=r"fractions\[1\] must be a finite number > 0 and <= 1, "
+                                         r"got 0"):
+        imbalanced_stream(stream, [1.0, 0])
+    with pytest.raises(TypeError, match="stream must be a cltutor Stream"):
+        imbalanced_stream([1, 2], [1.0, 1.0])

@@ -4,7 +4,7 @@
   ``Experience``.
 - :mod:`~cltutor.data.benchmark`: ``Stream``, ``Benchmark`` and the three ``SCENARIOS``.
 - :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated,
-  ``split_online_stream``.
+  ``split_online_stream``, ``imbalanced_stream``.
 - :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
   ``RotatedDigits``.
 - :mod:`~cltutor.data.vision`: ``SplitMNIST`` and co. through torchvision.
@@ -21,6 +21,8 @@ from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
 from cltutor.data.streams import (
     class_incremental_benchmark,
     domain_incremental_benchmark,
+    halving_fractions,
+    imbalanced_stream,
     split_online_stream,
 )
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip, permute_pixels, rotate_images
@@ -47,6 +49,8 @@ __all__ = [
     "class_incremental_benchmark",
     "domain_incremental_benchmark",
     "split_online_stream",
+    "imbalanced_stream",
+    "halving_fractions",
     "NormalizeBatch",
     "RandomCropFlip",
     "permute_pixels",

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from cltutor._checks import (
     check_bool,
+    check_number,
     check_positive_int,
     check_seed,
     is_int,
@@ -43,6 +44,8 @@ __all__ = [
     "permuted_benchmark",
     "rotated_benchmark",
     "split_online_stream",
+    "imbalanced_stream",
+    "halving_fractions",
 ]
 
 
@@ -397,3 +400,56 @@ def split_online_stream(
     online = Stream(stream.name, pieces)
     online.scenario = stream.scenario
     return online
+
+
+def halving_fractions(n_experiences: int) -> list[float]:
+    """``[1, 1/2, 1/4, ...]``: each experience half the size of the one before.
+
+    >>> halving_fractions(4)
+    [1.0, 0.5, 0.25, 0.125]
+    """
+    check_positive_int("n_experiences", n_experiences, "Use n_experiences=5.")
+    return [0.5**k for k in range(n_experiences)]
+
+
+def imbalanced_stream(stream: Stream, fractions: Sequence[float],
+                      seed: int | None = 0) -> Stream:
+    """The same stream with experiences of unequal sizes: a random ``fractions[k]`` of the
+    rows of experience ``k`` (at least one row), in their original order.
+
+    With equal-sized experiences a reservoir and an experience-balanced buffer end up
+    alike; on an imbalanced stream the reservoir keeps each experience in proportion to its
+    size and the balanced buffer gives each the same quota. The test stream is left alone:
+    pass ``imbalanced_stream(bm.train_stream, ...)``.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> small = imbalanced_stream(bm.train_stream, halving_fractions(5))
+    >>> [len(e.dataset) for e in bm.train_stream], [len(e.dataset) for e in small]
+    ([291, 288, 290, 281, 287], [291, 144, 72, 35, 18])
+    """
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a cltutor Stream (e.g. bm.train_stream), got "
+                        f"{type(stream).__name__}.")
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence) \
+            or len(fractions) != len(stream):
+        raise ValueError(f"fractions must be a list of one fraction per experience "
+                         f"({len(stream)}), got {fractions!r}. Try "
+                         f"fractions=halving_fractions({len(stream)}).")
+    for k, f in enumerate(fractions):
+        check_number(f"fractions[{k}]", f, "Each is the share of the experience kept, e.g. 0.5.",
+                     low=0, high=1, low_open=True)
+    check_seed(seed)
+    generator = make_generator(seed)
+    kept = []
+    for exp, fraction in zip(stream, fractions, strict=True):
+        n = len(exp.dataset)
+        g = None if generator is None else make_generator(next_seed(generator))
+        rows = torch.randperm(n, generator=g)[:max(1, round(fraction * n))].sort().values
+        kept.append(Experience(exp.dataset.subset(rows), exp.current_experience,
+                               exp.classes_in_this_experience))
+    out = Stream(stream.name, kept)
+    out.scenario = stream.scenario
+    return out

@@ -27,7 +27,14 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from cltutor._checks import check_int_range, check_number, check_seed
-from cltutor.data import Benchmark, ClassificationDataset, SplitDigits
+from cltutor.data import (
+    Benchmark,
+    ClassificationDataset,
+    SplitDigits,
+    Stream,
+    halving_fractions,
+    imbalanced_stream,
+)
 from cltutor.memory import (
     ExemplarsBuffer,
     extract_features,
@@ -68,6 +75,8 @@ __all__ = [
 POLICIES = ("experience", "class", "reservoir", "parametric")
 GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
 SELECTIONS = ("random", "herding", "closest-to-center")
+# the training stream as given, or each experience half the size of the one before
+STREAMS = (("equal sizes", "equal"), ("halving sizes", "halving"))
 _WIDE_LABEL = {"description_width": "initial"}
 
 
@@ -85,6 +94,11 @@ class BufferExplorer:
     mem_size, policy, groupby, selection
         Initial values of the controls (see :func:`~cltutor.memory.make_storage_policy`);
         ``mem_size`` in [10, 500], the range of its slider.
+    stream : str, default "equal"
+        "equal": the benchmark's training stream as it is (the digits' experiences have
+        nearly equal sizes); "halving": each experience half the size of the one before
+        (:func:`~cltutor.data.imbalanced_stream`), where a reservoir and an
+        experience-balanced buffer stop looking alike.
     seed : int, default 0
     play_delay : float, default 0.5
         Seconds between two steps of "play".
@@ -115,11 +129,12 @@ class BufferExplorer:
     def __init__(self, benchmark: Benchmark | None = None, model: nn.Module | None = None,
                  mem_size: int = 100, policy: str = "experience", groupby: str | None = None,
                  selection: str = "random", seed: int = 0, layer_name: str = "features",
-                 play_delay: float = 0.5) -> None:
+                 play_delay: float = 0.5, stream: str = "equal") -> None:
         ctl.check_slider("BufferExplorer", "mem_size", mem_size, 10, 500, "try mem_size=100.")
         ctl.check_option("BufferExplorer", "policy", policy, POLICIES)
         ctl.check_option("BufferExplorer", "groupby", groupby, [v for _, v in GROUPBYS])
         ctl.check_option("BufferExplorer", "selection", selection, SELECTIONS)
+        ctl.check_option("BufferExplorer", "stream", stream, [v for _, v in STREAMS])
         check_number("play_delay", play_delay, "Try play_delay=0.5 (seconds).", low=0)
         check_seed(seed)
         self.benchmark = benchmark if benchmark is not None else SplitDigits(5, seed=seed)
@@ -132,6 +147,8 @@ class BufferExplorer:
         self.groupby_control = W.Dropdown(options=GROUPBYS, value=groupby, description="groupby")
         self.selection_control = W.Dropdown(options=SELECTIONS, value=selection,
                                             description="selection")
+        self.stream_control = W.Dropdown(options=STREAMS, value=stream, description="stream")
+        self._streams: dict[str, Stream] = {"equal": self.benchmark.train_stream}
         self.step_button = W.Button(description="step", icon="step-forward")
         self.play_button = W.Button(description="play", icon="play")
         self.reset_button = W.Button(description="reset", icon="undo")
@@ -140,16 +157,16 @@ class BufferExplorer:
         self.figure = Figure(figsize=(10, 3.6))
         self.renderer = BlitRenderer(self.figure, dpi=self.view.dpi)
         self._layout: tuple | None = None
-        self._seen: dict[int, tuple] = {}
+        self._seen: dict[tuple, tuple] = {}
         self.counts: list[dict[int, int]] = []
         self.reverting = ctl.Reverting(lambda: self.rebuild(), self.text, [
             self.mem_size_control, self.policy_control, self.groupby_control,
-            self.selection_control])
+            self.selection_control, self.stream_control])
         self.step_button.on_click(ctl.guarded(self.step, self.text))
         self.play_button.on_click(ctl.guarded(self.play, self.text))
         self.reset_button.on_click(ctl.guarded(self.reset, self.text))
         self.ui = W.VBox([
-            W.HBox([self.mem_size_control, self.policy_control]),
+            W.HBox([self.mem_size_control, self.policy_control, self.stream_control]),
             W.HBox([self.groupby_control, self.selection_control]),
             W.HBox([self.step_button, self.play_button, self.reset_button]),
             self.out, self.text,
@@ -164,6 +181,16 @@ class BufferExplorer:
             groupby=self.groupby_control.value if parametric else None,
             selection=self.selection_control.value if parametric else "random",
             model=self.model, layer_name=self.layer_name, seed=self.seed)
+
+    @property
+    def train_stream(self) -> Stream:
+        """The stream the buffer is given, as the ``stream`` control chooses it."""
+        choice = self.stream_control.value
+        if choice not in self._streams:
+            stream = self.benchmark.train_stream
+            self._streams[choice] = imbalanced_stream(stream, halving_fractions(len(stream)),
+                                                      seed=self.seed)
+        return self._streams[choice]
 
     @property
     def n_steps(self) -> int:
@@ -182,14 +209,14 @@ class BufferExplorer:
         parametric = self.policy_control.value == "parametric"
         self.groupby_control.disabled = self.selection_control.disabled = not parametric
         policy = self.make_policy()
-        counts = buffer_history(policy, self.benchmark.train_stream[:steps])
+        counts = buffer_history(policy, self.train_stream[:steps])
         self.policy, self.counts = policy, counts  # only once the whole history worked
         self.redraw()
 
     def step(self) -> None:
         """Give the buffer the next experience of the stream (nothing at the end)."""
         if self.n_steps < self.benchmark.n_experiences:
-            exp = self.benchmark.train_stream[self.n_steps]
+            exp = self.train_stream[self.n_steps]
             try:
                 self.counts += buffer_history(self.policy, [exp])
                 self.redraw()
@@ -211,9 +238,9 @@ class BufferExplorer:
         and :class:`~cltutor.viz.live.BlitRenderer` redraws only those."""
         feature_based = (self.policy_control.value == "parametric"
                          and self.selection_control.value != "random")
-        seen = [e.classes_in_this_experience for e in self.benchmark.train_stream[:self.n_steps]]
+        seen = [e.classes_in_this_experience for e in self.train_stream[:self.n_steps]]
         keys = tuple(sorted(set().union(*self.counts, *seen)))  # a class lost keeps its entry
-        layout = (feature_based, self.n_steps, keys)
+        layout = (feature_based, self.n_steps, keys, self.stream_control.value)
         if layout != self._layout:
             self._draw_layout(feature_based, keys)
             self._layout = layout
@@ -264,11 +291,12 @@ class BufferExplorer:
     def _seen_features(self) -> tuple[ClassificationDataset, Tensor, Tensor]:
         """The data seen so far, its features and their PCA plane: computed once per step
         (the model that gives the features does not change)."""
-        if self.n_steps not in self._seen:
-            seen = seen_data(self.benchmark.train_stream[: self.n_steps])
+        key = (self.stream_control.value, self.n_steps)
+        if key not in self._seen:
+            seen = seen_data(self.train_stream[: self.n_steps])
             features = extract_features(self.model, self.layer_name, seen)  # (N, d)
-            self._seen[self.n_steps] = (seen, features, pca_2d(features).numpy())
-        return self._seen[self.n_steps]
+            self._seen[key] = (seen, features, pca_2d(features).numpy())
+        return self._seen[key]
 
     def _setting(self) -> str:
         """The controls' values in one line, and where in the stream the buffer is."""
@@ -276,6 +304,9 @@ class BufferExplorer:
         if self.policy_control.value == "parametric":
             setting += (f", groupby={self.groupby_control.value!r}, "
                         f"selection={self.selection_control.value!r}")
+        if self.stream_control.value != "equal":
+            sizes = ", ".join(str(len(e.dataset)) for e in self.train_stream)
+            setting += f", stream={self.stream_control.value!r} (sizes {sizes})"
         return f"{setting}; after {self.n_steps} of {self.benchmark.n_experiences} experiences"
 
     def _ipython_display_(self) -> None:
