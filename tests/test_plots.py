@@ -432,3 +432,17 @@ def test_side_by_side_the_curves_legend_clears_the_matrix_label():
     label = axes[1].yaxis.label.get_window_extent(renderer)
     ticks = axes[1].yaxis.get_tightbbox(renderer)
     assert legend.x1 < min(label.x0, ticks.x0)
+
+
+def test_batch_composition_stacks_the_given_order_first():
+    batches = [{1: 5, 3: 20, 9: 12, 4: 11}, {3: 16, 9: 16, 7: 16}]
+    ax = plots.plot_batch_composition(batches, order=[3, 9])  # new rows, then memory rows
+    labels = [c.get_label() for c in ax.containers]
+    assert labels == ["class 3", "class 9", "class 1", "class 4", "class 7"]
+    bottoms = {c.get_label(): [p.get_y() for p in c.patches] for c in ax.containers}
+    assert bottoms["class 3"] == [0, 0] and bottoms["class 9"] == [20, 16]
+    assert bottoms["class 1"] == [32, 32]  # memory rows start where the 32 new rows end
+    assert bar_table(ax)["class 4"] == [11, 0]
+    with pytest.raises(ValueError, match=r"order must be a list of distinct groups, bottom "
+                                         r"first, got \[3, 3\]"):
+        plots.plot_batch_composition(batches, order=[3, 3])

@@ -143,8 +143,11 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 3.5)) -> Axe
 
 
 # -- stacked bars: buffers and batches ---------------------------------------------
-def _stacked_bars(ax: Axes, counts: list[Counts], label_of: Callable[[Any], str]) -> None:
-    keys = sorted(set().union(*counts), key=lambda k: (not is_int(k), k))
+def _stacked_bars(ax: Axes, counts: list[Counts], label_of: Callable[[Any], str],
+                  order: Sequence[Any] = ()) -> None:
+    """Bars stacked bottom to top: the keys of ``order`` first, then the others by id."""
+    rest = sorted(set().union(*counts) - set(order), key=lambda k: (not is_int(k), k))
+    keys = [k for k in order if any(k in c for c in counts)] + rest
     colors = _group_colors(keys)
     x = np.arange(len(counts))
     bottom = np.zeros(len(counts))
@@ -197,15 +200,28 @@ def plot_batch_composition(
     batches_groups: Counts | Sequence[Counts],
     ax: Axes | None = None,
     group_name: str = "class",
+    order: Sequence[Any] | None = None,
 ) -> Axes:
     """Stacked bars of the rows of each group in each minibatch.
 
     ``batches_groups`` is a list of ``{group: count}`` dicts, one per batch, as
-    :func:`batch_composition` returns.
+    :func:`batch_composition` returns. ``order`` stacks those groups first, bottom to top,
+    and the others above them by id: ``order=new_classes`` puts a replay minibatch's new
+    rows at the bottom and its memory rows on top, as the loader concatenates them.
+
+    Examples
+    --------
+    >>> ax = plot_batch_composition([{1: 10, 3: 22, 8: 16}], order=[3, 8])
+    >>> [c.get_label() for c in ax.containers]
+    ['class 3', 'class 8', 'class 1']
     """
     counts = _count_list(batches_groups, "batches_groups")
+    if order is not None and (isinstance(order, (str, bytes)) or not isinstance(order, Sequence)
+                              or len(set(order)) != len(order)):
+        raise ValueError(f"order must be a list of distinct groups, bottom first, got {order!r}. "
+                         "Write order=[3, 9] to stack groups 3 and 9 first.")
     ax = _new_axes(ax)
-    _stacked_bars(ax, counts, lambda k: f"{group_name} {k}")
+    _stacked_bars(ax, counts, lambda k: f"{group_name} {k}", order=order or ())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("minibatch")
     ax.set_ylabel("rows")
