@@ -92,13 +92,21 @@ def test_server_and_kernels_stop_when_the_block_fails(tmp_path):
 
 # -- fixtures: one server and one browser for the module, always shut down ----------------
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def browser(tmp_path_factory):
+    """The module's one Chromium. Playwright's sync API runs a single event loop per thread,
+    so a second ``chromium_context`` opened while this one lives would fail: every test that
+    needs a browser takes this fixture (new pages, same context)."""
     require_prerequisites()
+    with chromium_context(tmp_path_factory.mktemp("profile")) as context:
+        yield context
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser):
     work = tmp_path_factory.mktemp("browser")
     notebooks = [NOTEBOOKS / "03_buffers.ipynb", NOTEBOOKS / "08_playground.ipynb"]
-    with jupyterlab_server(notebooks, work / "lab") as server, \
-            chromium_context(work / "profile") as context:
-        yield server, context
+    with jupyterlab_server(notebooks, work / "lab") as server:
+        yield server, browser
 
 
 @pytest.fixture(scope="module")
@@ -401,11 +409,9 @@ def test_harness_catches_a_live_plot_that_only_draws_at_the_end(playground_page)
 
 # -- the lecture demo: the playground as a Voila app ---------------------------------------
 @pytest.mark.browser
-def test_lecture_demo_serves_the_playground_and_runs_it(tmp_path):
-    require_prerequisites()
-    with voila_server(NOTEBOOKS / "playground_app.ipynb", tmp_path / "voila") as server, \
-            chromium_context(tmp_path / "profile") as context:
-        app = VoilaPage(context, server, "playground", ready="button.widget-button")
+def test_lecture_demo_serves_the_playground_and_runs_it(browser, tmp_path):
+    with voila_server(NOTEBOOKS / "playground_app.ipynb", tmp_path / "voila") as server:
+        app = VoilaPage(browser, server, "playground", ready="button.widget-button")
         shown = app.page.locator("body").inner_text()
         assert "lecture demo" in shown and "StrategyPlayground(" not in shown  # code hidden
         panel = PlaygroundPanel(app)

@@ -2,9 +2,9 @@
 
 - :mod:`~cltutor.data.dataset`: ``ClassificationDataset`` (tensors ``x``, ``y``, ``t``),
   ``Experience``.
-- :mod:`~cltutor.data.benchmark`: ``Stream``, ``Benchmark`` and the three ``SCENARIOS``.
-- :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated,
-  ``split_online_stream``, ``imbalanced_stream``.
+- :mod:`~cltutor.data.benchmark`: ``Stream``, ``Benchmark``, the three ``SCENARIOS``, and
+  ``split_online_stream`` and ``imbalanced_stream``, which cut a stream into another.
+- :mod:`~cltutor.data.streams`: class- and domain-incremental builders, permuted and rotated.
 - :mod:`~cltutor.data.digits`: the bundled, offline ``SplitDigits``, ``PermutedDigits``,
   ``RotatedDigits``.
 - :mod:`~cltutor.data.vision`: ``SplitMNIST`` and co. through torchvision.
@@ -13,7 +13,15 @@
 - :mod:`~cltutor.data.transforms`: batch transforms (permute, rotate, normalise, crop+flip).
 """
 
-from cltutor.data.benchmark import SCENARIOS, Benchmark, Stream, check_scenario
+from cltutor.data.benchmark import (
+    SCENARIOS,
+    Benchmark,
+    Stream,
+    check_scenario,
+    halving_fractions,
+    imbalanced_stream,
+    split_online_stream,
+)
 from cltutor.data.dataset import ClassificationDataset, Experience
 from cltutor.data.digits import PermutedDigits, RotatedDigits, SplitDigits, digits_train_test
 from cltutor.data.download import DOWNLOAD_TIMEOUT
@@ -21,9 +29,6 @@ from cltutor.data.mnist_domains import PermutedMNIST, RotatedMNIST
 from cltutor.data.streams import (
     class_incremental_benchmark,
     domain_incremental_benchmark,
-    halving_fractions,
-    imbalanced_stream,
-    split_online_stream,
 )
 from cltutor.data.transforms import NormalizeBatch, RandomCropFlip, permute_pixels, rotate_images
 from cltutor.data.vision import (

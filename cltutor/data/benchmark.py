@@ -10,16 +10,38 @@ at test time on the same stream of experiences:
   given at test time too; labels restart at 0 in each task: one head per task);
 * ``"domain"``: which class of the pair, without being told the task? (labels restart at 0
   in each experience, no task label: one shared head of k outputs).
+
+Two functions make a new train stream from an old one without touching the data:
+:func:`split_online_stream` cuts it into small pieces for online learning and
+:func:`imbalanced_stream` keeps a different share of each experience.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from cltutor._checks import check_bool
+import torch
+
+from cltutor._checks import (
+    check_bool,
+    check_number,
+    check_positive_int,
+    check_seed,
+    make_generator,
+    next_seed,
+)
 from cltutor.data.dataset import Experience
 
-__all__ = ["Stream", "Benchmark", "SCENARIOS", "check_scenario", "scenario_flags"]
+__all__ = [
+    "Stream",
+    "Benchmark",
+    "SCENARIOS",
+    "check_scenario",
+    "scenario_flags",
+    "split_online_stream",
+    "imbalanced_stream",
+    "halving_fractions",
+]
 
 #: The three scenarios, with the flags each one implies: (return_task_id,
 #: class_ids_from_zero_in_each_exp).
@@ -152,3 +174,111 @@ class Benchmark:
             f"{self.name}(n_experiences={self.n_experiences}, n_classes={self.n_classes}, "
             f"classes_order={self.classes_order}, scenario={self.scenario!r})"
         )
+
+
+# -- streams cut from a stream: online pieces and unequal sizes --------------------------
+def split_online_stream(
+    stream: Stream,
+    experience_size: int,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int | None = None,
+) -> Stream:
+    """Cut every experience of ``stream`` into small experiences of ``experience_size`` rows.
+
+    Avalanche's name, for online (single-pass) continual learning: train once on each small
+    experience, in order. Each keeps ``origin_experience`` (the experience it was cut from),
+    ``is_first_subexp``, ``is_last_subexp`` and ``sub_stream_length`` (how many pieces its
+    origin gave). ``shuffle`` mixes the rows of an experience before cutting (seeded by
+    ``seed``); ``drop_last`` drops a last piece smaller than ``experience_size``.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> online = split_online_stream(bm.train_stream, experience_size=10, seed=0)
+    >>> len(bm.train_stream[0].dataset), online[0].sub_stream_length, len(online[0].dataset)
+    (291, 30, 10)
+    >>> last = online[29]
+    >>> len(last.dataset), last.origin_experience.current_experience, last.is_last_subexp
+    (1, 0, True)
+    """
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a cltutor Stream (e.g. bm.train_stream), got "
+                        f"{type(stream).__name__}.")
+    check_positive_int("experience_size", experience_size, "Use experience_size=10.")
+    check_bool("shuffle", shuffle)
+    check_bool("drop_last", drop_last)
+    check_seed(seed)
+    generator = make_generator(seed)
+    pieces = []
+    for origin in stream:
+        data = origin.dataset
+        n = len(data)
+        g = None if generator is None else make_generator(next_seed(generator))
+        order = torch.randperm(n, generator=g) if shuffle else torch.arange(n)  # None: global
+        chunks = list(order.split(experience_size))
+        if drop_last and len(chunks[-1]) < experience_size:
+            chunks.pop()
+        for i, rows in enumerate(chunks):
+            piece = Experience(data.subset(rows), len(pieces))
+            piece.origin_experience = origin
+            piece.is_first_subexp, piece.is_last_subexp = i == 0, i == len(chunks) - 1
+            piece.sub_stream_length = len(chunks)
+            pieces.append(piece)
+    online = Stream(stream.name, pieces)
+    online.scenario = stream.scenario
+    return online
+
+
+def halving_fractions(n_experiences: int) -> list[float]:
+    """``[1, 1/2, 1/4, ...]``: each experience half the size of the one before.
+
+    >>> halving_fractions(4)
+    [1.0, 0.5, 0.25, 0.125]
+    """
+    check_positive_int("n_experiences", n_experiences, "Use n_experiences=5.")
+    return [0.5**k for k in range(n_experiences)]
+
+
+def imbalanced_stream(stream: Stream, fractions: Sequence[float],
+                      seed: int | None = 0) -> Stream:
+    """The same stream with experiences of unequal sizes: a random ``fractions[k]`` of the
+    rows of experience ``k`` (at least one row), in their original order.
+
+    With equal-sized experiences a reservoir and an experience-balanced buffer end up
+    alike; on an imbalanced stream the reservoir keeps each experience in proportion to its
+    size and the balanced buffer gives each the same quota. The test stream is left alone:
+    pass ``imbalanced_stream(bm.train_stream, ...)``.
+
+    Examples
+    --------
+    >>> from cltutor import SplitDigits
+    >>> bm = SplitDigits(n_experiences=5, seed=0)
+    >>> small = imbalanced_stream(bm.train_stream, halving_fractions(5))
+    >>> [len(e.dataset) for e in bm.train_stream], [len(e.dataset) for e in small]
+    ([291, 288, 290, 281, 287], [291, 144, 72, 35, 18])
+    """
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a cltutor Stream (e.g. bm.train_stream), got "
+                        f"{type(stream).__name__}.")
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence) \
+            or len(fractions) != len(stream):
+        raise ValueError(f"fractions must be a list of one fraction per experience "
+                         f"({len(stream)}), got {fractions!r}. Try "
+                         f"fractions=halving_fractions({len(stream)}).")
+    for k, f in enumerate(fractions):
+        check_number(f"fractions[{k}]", f, "Each is the share of the experience kept, e.g. 0.5.",
+                     low=0, high=1, low_open=True)
+    check_seed(seed)
+    generator = make_generator(seed)
+    kept = []
+    for exp, fraction in zip(stream, fractions, strict=True):
+        n = len(exp.dataset)
+        g = None if generator is None else make_generator(next_seed(generator))
+        rows = torch.randperm(n, generator=g)[:max(1, round(fraction * n))].sort().values
+        kept.append(Experience(exp.dataset.subset(rows), exp.current_experience,
+                               exp.classes_in_this_experience))
+    out = Stream(stream.name, kept)
+    out.scenario = stream.scenario
+    return out

@@ -18,7 +18,10 @@ import ipywidgets as W
 from cltutor._checks import check_int_range
 
 __all__ = ["check_slider", "check_option", "check_two_experiences", "guarded", "error_html",
-           "Reverting", "REVERTED"]
+           "Reverting", "REVERTED", "WIDE_LABEL", "int_slider", "log_slider", "dropdown", "Panel"]
+
+#: A control style that keeps a long description on one line.
+WIDE_LABEL = {"description_width": "initial"}
 
 #: The note after a control change that failed and was undone.
 REVERTED = " The controls are back at the last setting that worked."
@@ -37,6 +40,23 @@ def check_option(panel: str, control: str, value: Any, options: Sequence[Any]) -
             f"{panel} {control} must be one of {list(options)}, got {value!r}. Pick one of "
             f"the options of its dropdown."
         )
+
+
+def int_slider(name: str, value: int, low: int, high: int, step: int) -> W.IntSlider:
+    """A slider for ``name`` that acts on release (dragging does not rebuild at every tick)."""
+    return W.IntSlider(value=value, min=low, max=high, step=step, description=name,
+                       continuous_update=False, style=WIDE_LABEL)
+
+
+def log_slider(name: str, value: float, low: int, high: int) -> W.FloatLogSlider:
+    """A slider over ``10**low .. 10**high`` in quarter decades, acting on release."""
+    return W.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.25,
+                            description=name, continuous_update=False, style=WIDE_LABEL)
+
+
+def dropdown(name: str, options: Sequence[Any], value: Any) -> W.Dropdown:
+    """A dropdown for ``name`` whose label is never cut short."""
+    return W.Dropdown(options=options, value=value, description=name, style=WIDE_LABEL)
 
 
 def check_two_experiences(benchmark: Any, who: str) -> None:
@@ -120,3 +140,14 @@ class Reverting:
             pass
         finally:
             self._undoing = False
+
+
+class Panel:
+    """A panel of controls and figures, shown by putting it last in a cell: its ``ui``."""
+
+    ui: W.Widget
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.ui)

@@ -35,19 +35,15 @@ from cltutor.data import (
     halving_fractions,
     imbalanced_stream,
 )
-from cltutor.memory import (
-    ExemplarsBuffer,
-    extract_features,
-    make_storage_policy,
-)
+from cltutor.memory import ExemplarsBuffer, extract_features, make_storage_policy
 from cltutor.viz import controls as ctl
 from cltutor.viz.live import BlitRenderer, FigureView
 from cltutor.viz.plots import (
-    class_color,
     plot_batch_composition,
     plot_buffer_composition,
     plot_exemplar_projection,
 )
+from cltutor.viz.style import class_color, restack_bars
 from cltutor.viz.summaries import (
     LOADERS,
     batch_composition,
@@ -55,6 +51,7 @@ from cltutor.viz.summaries import (
     buffer_summary,
     exemplar_positions,
     loader_data,
+    loader_summary,
     make_loader,
     pca_2d,
     pixel_model,
@@ -77,11 +74,10 @@ GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience",
 SELECTIONS = ("random", "herding", "closest-to-center")
 # the training stream as given, or each experience half the size of the one before
 STREAMS = (("equal sizes", "equal"), ("halving sizes", "halving"))
-_WIDE_LABEL = {"description_width": "initial"}
 
 
 # -- buffer explorer -------------------------------------------------------------------
-class BufferExplorer:
+class BufferExplorer(ctl.Panel):
     """Step through a stream and watch what a replay buffer keeps.
 
     Parameters
@@ -140,14 +136,11 @@ class BufferExplorer:
         self.benchmark = benchmark if benchmark is not None else SplitDigits(5, seed=seed)
         self.model = model if model is not None else pixel_model()
         self.layer_name, self.seed, self.play_delay = layer_name, seed, play_delay
-        self.mem_size_control = W.IntSlider(value=mem_size, min=10, max=500, step=10,
-                                            description="mem_size", continuous_update=False)
-        self.policy_control = W.Dropdown(options=POLICIES, value=policy,
-                                         description="storage policy", style=_WIDE_LABEL)
-        self.groupby_control = W.Dropdown(options=GROUPBYS, value=groupby, description="groupby")
-        self.selection_control = W.Dropdown(options=SELECTIONS, value=selection,
-                                            description="selection")
-        self.stream_control = W.Dropdown(options=STREAMS, value=stream, description="stream")
+        self.mem_size_control = ctl.int_slider("mem_size", mem_size, 10, 500, 10)
+        self.policy_control = ctl.dropdown("storage policy", POLICIES, policy)
+        self.groupby_control = ctl.dropdown("groupby", GROUPBYS, groupby)
+        self.selection_control = ctl.dropdown("selection", SELECTIONS, selection)
+        self.stream_control = ctl.dropdown("stream", STREAMS, stream)
         self._streams: dict[str, Stream] = {"equal": self.benchmark.train_stream}
         self.step_button = W.Button(description="step", icon="step-forward")
         self.play_button = W.Button(description="play", icon="play")
@@ -245,7 +238,7 @@ class BufferExplorer:
             self._draw_layout(feature_based, keys)
             self._layout = layout
         else:
-            self._move_bars(keys)
+            restack_bars(self.figure.axes[0], self.counts, keys)
         self.projection = None
         if feature_based and self.n_steps:
             seen, features, z = self._seen_features()
@@ -279,15 +272,6 @@ class BufferExplorer:
                                      exemplar_positions(self.policy.buffer, seen), ax=axes[1])
             self._exemplars = axes[1].collections[1]
 
-    def _move_bars(self, keys: tuple[int, ...]) -> None:
-        """New heights for the stacked bars of the same classes and steps."""
-        bottom = [0] * self.n_steps
-        for key, bars in zip(keys, self.figure.axes[0].containers, strict=True):
-            for i, (rect, c) in enumerate(zip(bars.patches, self.counts, strict=True)):
-                rect.set_y(bottom[i])
-                rect.set_height(c.get(key, 0))
-                bottom[i] += c.get(key, 0)
-
     def _seen_features(self) -> tuple[ClassificationDataset, Tensor, Tensor]:
         """The data seen so far, its features and their PCA plane: computed once per step
         (the model that gives the features does not change)."""
@@ -309,14 +293,10 @@ class BufferExplorer:
             setting += f", stream={self.stream_control.value!r} (sizes {sizes})"
         return f"{setting}; after {self.n_steps} of {self.benchmark.n_experiences} experiences"
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.ui)
 
 
 # -- loader inspector ------------------------------------------------------------------
-class LoaderInspector:
+class LoaderInspector(ctl.Panel):
     """See what each minibatch of a loader is made of.
 
     The current data is one experience of a SplitDigits stream with task labels
@@ -361,15 +341,15 @@ class LoaderInspector:
         ctl.check_slider("LoaderInspector", "step", step, 1, self.benchmark.n_experiences - 1,
                      "the memory holds the experiences before step; try step=1.")
         self.seed = seed
-        self.kind_control = W.Dropdown(options=LOADERS, value=kind, description="loader")
-        self.batch_size_control = _int_slider("batch_size", 32, 4, 128, 4)
-        self.batch_size_mem_control = _int_slider("batch_size_mem", 32, 4, 128, 4)
+        self.kind_control = ctl.dropdown("loader", LOADERS, kind)
+        self.batch_size_control = ctl.int_slider("batch_size", 32, 4, 128, 4)
+        self.batch_size_mem_control = ctl.int_slider("batch_size_mem", 32, 4, 128, 4)
         self.oversample_control = W.Checkbox(value=False, description="oversample small groups")
-        self.mem_size_control = _int_slider("mem_size", 60, 10, 400, 10)
-        self.step_control = _int_slider("current experience", step, 1,
-                                        self.benchmark.n_experiences - 1, 1)
-        self.groupby_control = W.Dropdown(options=("task", "class"), description="count by")
-        self.n_batches_control = _int_slider("batches shown", 20, 5, 60, 5)
+        self.mem_size_control = ctl.int_slider("mem_size", 60, 10, 400, 10)
+        self.step_control = ctl.int_slider("current experience", step, 1,
+                                           self.benchmark.n_experiences - 1, 1)
+        self.groupby_control = ctl.dropdown("count by", ("task", "class"), "task")
+        self.n_batches_control = ctl.int_slider("batches shown", 20, 5, 60, 5)
         self.reshuffle_button = W.Button(description="new epoch", icon="random")
         self.text, self.out = W.HTML(), W.Output()
         self.view = FigureView(self.out)
@@ -412,20 +392,6 @@ class LoaderInspector:
         ax = self.figure.subplots()
         self.figure.subplots_adjust(left=0.07, right=0.87, bottom=0.14, top=0.9)
         plot_batch_composition(self.composition, ax=ax, group_name=self.groupby_control.value)
-        epoch = "endless" if kind == "group-balanced-infinite" else f"{len(self.loader)} batches"
-        sizes = [sum(c.values()) for c in self.composition]
-        self.summary = (f"{type(self.loader).__name__}: {epoch} per epoch; data {len(data)} "
-                        f"rows, memory {len(memory)} rows; batch sizes shown {min(sizes)}-"
-                        f"{max(sizes)}")
+        self.summary = loader_summary(self.loader, data, memory, self.composition)
         self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
         self.view.show(self.figure)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.ui)
-
-
-def _int_slider(name: str, value: int, lo: int, hi: int, step: int) -> W.IntSlider:
-    return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
-                       continuous_update=False, style=_WIDE_LABEL)

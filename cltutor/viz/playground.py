@@ -19,49 +19,50 @@ from matplotlib.figure import Figure
 from cltutor._checks import check_int_range
 from cltutor.experiments import DEFAULT_LR, STRATEGIES, ExperimentResult, run_experiment
 from cltutor.viz.compare import LiveComparison
-from cltutor.viz.controls import check_option, guarded
+from cltutor.viz.controls import (
+    WIDE_LABEL,
+    Panel,
+    check_option,
+    dropdown,
+    guarded,
+    int_slider,
+    log_slider,
+)
 from cltutor.viz.live import FigureView, LivePlotLogger, in_kernel
 from cltutor.viz.plots import plot_accuracy_matrix
 
 __all__ = ["StrategyPlayground", "comparison_table", "comparison_notes", "model_name"]
 
-_WIDE_LABEL = {"description_width": "initial"}
 REPLAY_POLICIES = ("experience", "class", "reservoir")
 
 
 def _param_controls() -> dict[str, dict[str, W.ValueWidget]]:
     """Each strategy's own parameters, as controls (keyword -> widget)."""
-    def slider(value: int, lo: int, hi: int, step: int, name: str) -> W.IntSlider:
-        return W.IntSlider(value=value, min=lo, max=hi, step=step, description=name,
-                           continuous_update=False, style=_WIDE_LABEL)
-
-    def log_slider(value: float, lo: int, hi: int, name: str) -> W.FloatLogSlider:
-        return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=0.25,
-                                description=name, continuous_update=False, style=_WIDE_LABEL)
+    def mem_size() -> W.IntSlider:
+        return int_slider("mem_size", 200, 20, 1000, 20)
 
     return {
         "naive": {},
-        "replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
-                   "storage_policy": W.Dropdown(options=REPLAY_POLICIES, value="experience",
-                                                description="storage policy", style=_WIDE_LABEL)},
-        "agem": {"patterns_per_experience": slider(100, 10, 500, 10, "patterns_per_experience"),
-                 "sample_size": slider(64, 8, 256, 8, "sample_size")},
-        "ar1": {"rm_sz": slider(500, 100, 1500, 100, "rm_sz")},
-        "ewc": {"ewc_lambda": log_slider(100.0, -1, 4, "ewc_lambda")},
-        "si": {"si_lambda": log_slider(1.0, -2, 2, "si_lambda")},
-        "lwf": {"alpha": log_slider(1.0, -2, 2, "alpha"),
+        "replay": {"mem_size": mem_size(),
+                   "storage_policy": dropdown("storage policy", REPLAY_POLICIES, "experience")},
+        "agem": {"patterns_per_experience": int_slider("patterns_per_experience", 100, 10, 500, 10),
+                 "sample_size": int_slider("sample_size", 64, 8, 256, 8)},
+        "ar1": {"rm_sz": int_slider("rm_sz", 500, 100, 1500, 100)},
+        "ewc": {"ewc_lambda": log_slider("ewc_lambda", 100.0, -1, 4)},
+        "si": {"si_lambda": log_slider("si_lambda", 1.0, -2, 2)},
+        "lwf": {"alpha": log_slider("alpha", 1.0, -2, 2),
                 "temperature": W.FloatSlider(value=2.0, min=0.5, max=8.0, step=0.5,
-                                             description="temperature", style=_WIDE_LABEL,
+                                             description="temperature", style=WIDE_LABEL,
                                              continuous_update=False)},
         "cumulative": {},
         "joint": {},
-        "gdumb": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
-        "der": {"mem_size": slider(200, 20, 1000, 20, "mem_size"),
-                "alpha": log_slider(0.1, -2, 1, "alpha"),
+        "gdumb": {"mem_size": mem_size()},
+        "der": {"mem_size": mem_size(),
+                "alpha": log_slider("alpha", 0.1, -2, 1),
                 "beta": W.FloatSlider(value=0.5, min=0.0, max=2.0, step=0.1, description="beta",
-                                      style=_WIDE_LABEL, continuous_update=False)},
-        "icarl": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
-        "online-replay": {"mem_size": slider(200, 20, 1000, 20, "mem_size")},
+                                      style=WIDE_LABEL, continuous_update=False)},
+        "icarl": {"mem_size": mem_size()},
+        "online-replay": {"mem_size": mem_size()},
     }
 
 
@@ -115,7 +116,7 @@ SCENARIO_OPTIONS = (("as built", None), ("class-incremental", "class"),
                     ("task-incremental", "task"), ("domain-incremental", "domain"))
 
 
-class StrategyPlayground:
+class StrategyPlayground(Panel):
     """Train a strategy with live forgetting curves; keep every run for comparison.
 
     Parameters
@@ -266,8 +267,3 @@ class StrategyPlayground:
         self.table_out.clear_output(wait=True)
         with self.table_out, pd.option_context("display.precision", 3):
             display(self.table)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.ui)

@@ -6,26 +6,37 @@ functions work the same under Agg, inline Jupyter and in tests, which read the
 plotted numbers back from the Axes.
 
 Colours are fixed per class id (:func:`class_color`) and, from another palette, per
-experience (:func:`experience_color`): class 3 looks the same in every plot. The
+experience (:func:`experience_color`), both from :mod:`cltutor.viz.style`. The
 numbers they draw come from :mod:`cltutor.viz.summaries` (``class_counts``,
 ``batch_composition``, ``pca_2d``), importable from here as well, as in version 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from cltutor._checks import check_int_range, check_number, check_positive_int, is_int
+from cltutor._checks import check_int_range, check_number, check_positive_int
 from cltutor.evaluation.metrics import check_accuracy_values
+from cltutor.viz.style import (
+    CLASS_COLORS,
+    NOT_TRAINED_COLOR,
+    PALETTE,
+    Counts,
+    as_array,
+    check_labels,
+    class_color,
+    count_list,
+    experience_color,
+    new_axes,
+    stacked_bars,
+)
 from cltutor.viz.summaries import (
     batch_composition,
     class_counts,
@@ -50,115 +61,7 @@ __all__ = [
 ]
 
 
-Counts = Mapping[Any, int]
-RGBA = tuple[float, float, float, float]
-
-
-# -- colours -----------------------------------------------------------------------------------
-# Ten class colours that stay apart for colour-blind viewers: seven of Paul Tol's "muted"
-# scheme, Okabe & Ito's orange and vermilion, Tol's "vibrant" magenta. Simulated protanopia,
-# deuteranopia and tritanopia (Machado et al. 2009) keep every pair at least 16 CIELAB units
-# apart (tab10: 4.6 under protanopia); tests/test_plots.py measures it.
-CLASS_COLORS = ("#332288", "#E69F00", "#44AA99", "#EE3377", "#DDCC77",
-                "#88CCEE", "#D55E00", "#117733", "#AA4499", "#882255")
-
-
-def _palette() -> np.ndarray:
-    """``(20, 4)`` RGBA rows: the ten class colours, then each mixed halfway with white."""
-    dark = np.array([to_rgba(c) for c in CLASS_COLORS])
-    light = dark.copy()
-    light[:, :3] = 0.5 * dark[:, :3] + 0.5
-    return np.concatenate([dark, light])
-
-
-_PALETTE = _palette()
-
-
-def experience_color(exp_id: int) -> RGBA:
-    """The fixed colour of an experience: ``viridis`` in steps of 0.22, dark (0) to light (4),
-    then between; colour-blind safe and never a class colour (:func:`class_color`)."""
-    if not is_int(exp_id):
-        raise TypeError(f"exp_id must be an int, got {exp_id!r}. Write experience_color(3).")
-    return tuple(float(v) for v in colormaps["viridis"](0.22 * (int(exp_id) % 10) % 1.0))
-
-
-def class_color(class_id: int) -> RGBA:
-    """The fixed colour of a class (or group) id.
-
-    Ids 0-9 get the ten :data:`CLASS_COLORS` (told apart with any colour vision), ids
-    10-19 the same colours halfway to white, and the palette repeats after that.
-
-    >>> class_color(3) == class_color(3), class_color(0) != class_color(1)
-    (True, True)
-    """
-    if not is_int(class_id):
-        raise TypeError(f"class_id must be an int, got {class_id!r}. Write class_color(3).")
-    return tuple(float(v) for v in _PALETTE[int(class_id) % 20])
-
-
-def _group_colors(keys: Sequence[Any]) -> dict[Any, Any]:
-    """Int keys keep their fixed colour; other keys take grey shades by position."""
-    others = [k for k in keys if not is_int(k)]
-    greys = {k: str(0.35 + 0.4 * i / max(len(others) - 1, 1)) for i, k in enumerate(others)}
-    return {k: greys[k] if k in greys else class_color(k) for k in keys}
-
-
-# -- input checks ------------------------------------------------------------------
-def _count_list(counts: Counts | Sequence[Counts], name: str) -> list[Counts]:
-    if isinstance(counts, Mapping):
-        counts = [counts]
-    if not isinstance(counts, Sequence) or not all(isinstance(c, Mapping) for c in counts):
-        raise TypeError(
-            f"{name} must be a list of {{group: count}} dicts (one per bar), got "
-            f"{type(counts).__name__}. Build one with class_counts(dataset)."
-        )
-    for c in counts:
-        bad = [v for v in c.values() if not (is_int(v) and v >= 0)]
-        if bad:
-            raise ValueError(f"{name} must hold counts that are ints >= 0, got {bad[0]!r}. "
-                             "Count with class_counts(...) or batch_composition(...).")
-    return list(counts)
-
-
-def _as_array(data: Any, name: str, ndim: int) -> np.ndarray:
-    if isinstance(data, Tensor):
-        data = data.detach().cpu().numpy()
-    arr = np.asarray(data, dtype=float)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}. "
-                         f"Pass a {ndim}-D array or tensor.")
-    return arr
-
-
-def _check_labels(name: str, labels: Sequence[Any] | None, n: int) -> None:
-    if labels is not None and len(labels) != n:
-        raise ValueError(f"{name} must have one label per {name.split('_')[0]} ({n}), got "
-                         f"{len(labels)}. Leave {name}=None to number them.")
-
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 3.5)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
 # -- stacked bars: buffers and batches ---------------------------------------------
-def _stacked_bars(ax: Axes, counts: list[Counts], label_of: Callable[[Any], str],
-                  order: Sequence[Any] = ()) -> None:
-    """Bars stacked bottom to top: the keys of ``order`` first, then the others by id."""
-    rest = sorted(set().union(*counts) - set(order), key=lambda k: (not is_int(k), k))
-    keys = [k for k in order if any(k in c for c in counts)] + rest
-    colors = _group_colors(keys)
-    x = np.arange(len(counts))
-    bottom = np.zeros(len(counts))
-    for key in keys:
-        heights = np.array([c.get(key, 0) for c in counts], dtype=float)
-        ax.bar(x, heights, bottom=bottom, width=0.8, color=colors[key], label=label_of(key))
-        bottom += heights
-    if keys:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-
-
 def plot_buffer_composition(
     counts: Counts | Sequence[Counts],
     ax: Axes | None = None,
@@ -179,11 +82,11 @@ def plot_buffer_composition(
     step_labels : list, optional
         Tick labels of the bars (default 0, 1, ...).
     """
-    counts = _count_list(counts, "counts")
+    counts = count_list(counts, "counts")
     check_positive_int("mem_size", mem_size, "Pass the buffer's max_size.", allow_none=True)
-    _check_labels("step_labels", step_labels, len(counts))
-    ax = _new_axes(ax)
-    _stacked_bars(ax, counts, lambda k: f"class {k}")
+    check_labels("step_labels", step_labels, len(counts))
+    ax = new_axes(ax)
+    stacked_bars(ax, counts, lambda k: f"class {k}")
     if mem_size is not None:
         ax.axhline(mem_size, color="black", linestyle="--", linewidth=1)
         top = max([mem_size, *(sum(c.values()) for c in counts)])
@@ -215,13 +118,13 @@ def plot_batch_composition(
     >>> [c.get_label() for c in ax.containers]
     ['class 3', 'class 8', 'class 1']
     """
-    counts = _count_list(batches_groups, "batches_groups")
+    counts = count_list(batches_groups, "batches_groups")
     if order is not None and (isinstance(order, (str, bytes)) or not isinstance(order, Sequence)
                               or len(set(order)) != len(order)):
         raise ValueError(f"order must be a list of distinct groups, bottom first, got {order!r}. "
                          "Write order=[3, 9] to stack groups 3 and 9 first.")
-    ax = _new_axes(ax)
-    _stacked_bars(ax, counts, lambda k: f"{group_name} {k}", order=order or ())
+    ax = new_axes(ax)
+    stacked_bars(ax, counts, lambda k: f"{group_name} {k}", order=order or ())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("minibatch")
     ax.set_ylabel("rows")
@@ -244,7 +147,7 @@ def _curves(history: Any, x: Sequence[float] | None) -> dict[int, tuple[list, li
             out[int(k)] = ([float(p[0]) for p in pts], [float(p[1]) for p in pts])
             check_accuracy_values(np.array(out[int(k)][1]), f"history[{k!r}]")
         return out
-    acc = _as_array(history, "history", 2)  # (n_points, n_experiences)
+    acc = as_array(history, "history", 2)  # (n_points, n_experiences)
     check_accuracy_values(acc, "history")
     xs = np.arange(len(acc)) if x is None else np.asarray(x, dtype=float)
     if len(xs) != len(acc):
@@ -267,9 +170,6 @@ def _matrix_starts(history: Any, x: Sequence[float] | None) -> dict[int, float] 
         return None
     xs = np.arange(shape[0]) if x is None else np.asarray(x, dtype=float)
     return {k: float(xs[max(k - 1, 0)]) for k in range(shape[1])}
-
-
-NOT_TRAINED_COLOR = "0.75"  # a light grey: what an experience scores before it is trained
 
 
 def plot_forgetting_curves(
@@ -321,7 +221,7 @@ def plot_forgetting_curves(
     curves = _curves(history, x)
     if starts is None:
         starts = _matrix_starts(history, x)
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     untrained = []  # the grey parts, drawn after (and under) every coloured line
     for k, (xs, ys) in sorted(curves.items()):
         start = None if starts is None else starts.get(k)
@@ -370,10 +270,10 @@ def plot_accuracy_matrix(
     """
     if row_labels is None and hasattr(A, "index") and hasattr(A, "columns"):
         row_labels, col_labels = list(A.index), list(A.columns)
-    acc = _as_array(A, "A", 2)
+    acc = as_array(A, "A", 2)
     check_accuracy_values(acc, "A")  # the metrics' check: a percent matrix is refused
-    _check_labels("row_labels", row_labels, acc.shape[0])
-    _check_labels("col_labels", col_labels, acc.shape[1])
+    check_labels("row_labels", row_labels, acc.shape[0])
+    check_labels("col_labels", col_labels, acc.shape[1])
     if cmap not in colormaps:
         raise ValueError(f"cmap must be a matplotlib colormap name, got {cmap!r}. Try "
                          "cmap='viridis'.")
@@ -382,7 +282,7 @@ def plot_accuracy_matrix(
     except (TypeError, ValueError):
         raise ValueError(f"fmt must be a format spec for floats, got {fmt!r}. Try fmt='.2f' "
                          "or fmt='.0%'.") from None
-    ax = _new_axes(ax, figsize=(1.0 + 0.7 * acc.shape[1], 0.8 + 0.5 * acc.shape[0]))
+    ax = new_axes(ax, figsize=(1.0 + 0.7 * acc.shape[1], 0.8 + 0.5 * acc.shape[0]))
     lo, hi = 0.0, 1.0
     ax.imshow(
         np.ma.masked_invalid(acc), cmap=colormaps[cmap].with_extremes(bad="white"),
@@ -416,14 +316,14 @@ def plot_projection_rate(
     iterations.
     """
     if isinstance(rates, Mapping):
-        keys, values = list(rates.keys()), _as_array(list(rates.values()), "rates", 1)
+        keys, values = list(rates.keys()), as_array(list(rates.values()), "rates", 1)
     else:
-        values = _as_array(rates, "rates", 1)
+        values = as_array(rates, "rates", 1)
         keys = list(range(len(values)))
     if ((values < 0) | (values > 1) | ~np.isfinite(values)).any():
         raise ValueError(f"rates must be fractions in [0, 1], got {values.tolist()}. "
                          "Pass projected steps / all steps, e.g. AGEMPlugin.projection_rates.")
-    ax = _new_axes(ax)
+    ax = new_axes(ax)
     if window is None:
         ax.bar(range(len(values)), values, color=[experience_color(int(k)) for k in keys])
         ax.set_xticks(range(len(values)))
@@ -465,8 +365,8 @@ def plot_exemplar_projection(
             "Pass the labels of the same samples, in the same order."
         )
     sel = selected_rows(selected, len(z))
-    colors = _PALETTE[y.numpy() % 20]  # (N, 4), class_color of each label
-    ax = _new_axes(ax, figsize=(4.5, 4.0))
+    colors = PALETTE[y.numpy() % 20]  # (N, 4), class_color of each label
+    ax = new_axes(ax, figsize=(4.5, 4.0))
     ax.scatter(z[:, 0], z[:, 1], c=colors, s=8, alpha=0.3, linewidths=0, label="all samples")
     ax.scatter(z[sel, 0], z[sel, 1], c=colors[sel], s=40, edgecolors="black",
                linewidths=0.8, label="exemplars")

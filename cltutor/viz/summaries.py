@@ -9,7 +9,7 @@ stream. :mod:`cltutor.viz.plots` draws them; the panels of
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import reduce
 from types import SimpleNamespace
 from typing import Any
@@ -47,6 +47,7 @@ __all__ = [
     "LOADERS",
     "loader_data",
     "make_loader",
+    "loader_summary",
 ]
 
 
@@ -245,3 +246,14 @@ def make_loader(kind: str, data: ClassificationDataset, memory: ClassificationDa
         raise ValueError(f"kind must be one of {list(builders)}, got {kind!r}. "
                          "Try kind=\"replay\".")
     return builders[kind]()
+
+
+def loader_summary(loader: Any, data: ClassificationDataset, memory: ClassificationDataset,
+                   composition: Sequence[Mapping[Any, int]]) -> str:
+    """One line on a loader: its kind, its batches per epoch, the rows it draws from and the
+    sizes of the ``composition`` batches shown."""
+    endless = isinstance(loader, GroupBalancedInfiniteDataLoader)
+    epoch = "endless" if endless else f"{len(loader)} batches"
+    sizes = [sum(c.values()) for c in composition]
+    return (f"{type(loader).__name__}: {epoch} per epoch; data {len(data)} rows, memory "
+            f"{len(memory)} rows; batch sizes shown {min(sizes)}-{max(sizes)}")
