@@ -34,7 +34,8 @@ from cltutor.sweep import summarize
 
 __all__ = ["CheckResult", "check_average_accuracy", "check_forgetting", "check_bwt",
            "check_quotas", "check_agem_projection", "check_ewc_penalty",
-           "check_distillation_loss", "check_herding_step", "check_reservoir", "check_ci95"]
+           "check_distillation_loss", "check_herding_step", "check_reservoir",
+           "check_algorithm_r_slots", "check_ci95"]
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,77 @@ def check_reservoir(fn: Callable[[int, int, torch.Generator], Any],
                                   f"{counts[worst]:.0f} times (chi-square p = {p_value:.1e}).")
     return CheckResult(True, f"correct: {name} keeps the right number of distinct items, and "
                              f"every item with probability M/n over {trials} passes")
+
+
+def check_algorithm_r_slots(fn: Callable[..., Any], trials: int = 4000) -> CheckResult:
+    """``fn(n_seen, batch_size, mem_size, generator) -> slots``: Algorithm R for a minibatch.
+
+    ``n_seen`` samples came before the batch; the answer holds one slot per new sample, in
+    ``0 .. mem_size - 1``, or -1 for a sample that is dropped. Checked: the length and the
+    range; while the memory fills, sample ``i`` goes to slot ``i``; and over ``trials``
+    batches after the memory is full, sample ``i`` of the stream is written with probability
+    ``mem_size / (i + 1)`` (a binomial test per position, more than 4.5 standard errors off
+    fails) and to each slot alike (a chi-square test at the 0.1% level). Replacing with
+    ``mem_size / n_seen`` for the whole batch, or never dropping, is caught.
+    """
+    from scipy import stats  # here: only this check needs it
+
+    if not callable(fn):
+        return CheckResult(False, f"not yet: pass your function itself, got {_show(fn)}.")
+    name = _name(fn)
+    gen = torch.Generator().manual_seed(0)
+
+    def slots_of(n_seen: int, batch_size: int, mem_size: int) -> tuple[Any, CheckResult | None]:
+        shown = f"n_seen={n_seen}, batch_size={batch_size}, mem_size={mem_size}"
+        slots, failed = _call(fn, {"n_seen": n_seen, "batch_size": batch_size,
+                                   "mem_size": mem_size, "generator": gen}, shown)
+        if failed is not None:
+            return None, failed
+        try:
+            slots = [int(v) for v in slots]
+        except (TypeError, ValueError) as err:
+            return None, CheckResult(False, f"not yet: {name}({shown}) should return one slot "
+                                            f"(or -1) per new sample, got {_show(slots)} ({err}).")
+        if len(slots) != batch_size or not all(-1 <= v < mem_size for v in slots):
+            return None, CheckResult(False, f"not yet: {name}({shown}) should return "
+                                            f"{batch_size} values in -1..{mem_size - 1}, got "
+                                            f"{slots}.")
+        return slots, None
+
+    for n_seen, batch_size, mem_size, filled in ((0, 3, 5, [0, 1, 2]), (3, 2, 5, [3, 4]),
+                                                 (2, 1, 3, [2])):
+        slots, failed = slots_of(n_seen, batch_size, mem_size)
+        if failed is not None:
+            return failed
+        if slots != filled:
+            return CheckResult(False, f"not yet: {name}(n_seen={n_seen}, batch_size="
+                                      f"{batch_size}, mem_size={mem_size}) should be {filled} "
+                                      f"(the memory is filling), got {slots}.")
+    n_seen, batch_size, mem_size = 20, 5, 10
+    written, per_slot = np.zeros(batch_size), np.zeros(mem_size)
+    for _ in range(trials):
+        slots, failed = slots_of(n_seen, batch_size, mem_size)
+        if failed is not None:
+            return failed
+        for k, v in enumerate(slots):
+            if v >= 0:
+                written[k] += 1
+                per_slot[v] += 1
+    p = mem_size / (np.arange(n_seen, n_seen + batch_size) + 1)  # M / (i + 1) for each sample
+    z = (written - trials * p) / np.sqrt(trials * p * (1 - p))
+    if np.abs(z).max() > 4.5:
+        k = int(np.argmax(np.abs(z)))
+        return CheckResult(False, f"not yet: over {trials} batches of {name}(n_seen=20, "
+                                  f"batch_size=5, mem_size=10), sample {n_seen + k} of the "
+                                  f"stream should be written about {trials * p[k]:.0f} times "
+                                  f"(probability 10/{n_seen + k + 1}), got {written[k]:.0f}.")
+    if stats.chisquare(per_slot).pvalue < 1e-3:
+        return CheckResult(False, f"not yet: {name} should write to every slot alike once the "
+                                  f"memory is full; over {trials} batches the slots were "
+                                  f"written {per_slot.astype(int).tolist()} times.")
+    return CheckResult(True, f"correct: {name} fills the memory in order, then writes sample "
+                             f"i with probability M/(i + 1) to a uniform slot, over {trials} "
+                             f"batches")
 
 
 def _ci95_reference(values: np.ndarray) -> list[float]:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from cltutor import exercises as ex
 from cltutor.evaluation import average_accuracy, backward_transfer, forgetting
-from cltutor.memory import ReservoirMemory
+from cltutor.memory import ReservoirMemory, algorithm_r_slots
 from cltutor.memory.quotas import group_quotas
 from cltutor.memory.selection import herding_order
 from cltutor.strategies import distillation_loss, project_gradient
@@ -44,6 +44,8 @@ LIBRARY = {
         distillation_loss(new_logits, old_logits, temperature),
     ex.check_herding_step: lambda features, chosen: int(herding_order(features)[len(chosen)]),
     ex.check_reservoir: library_reservoir,
+    ex.check_algorithm_r_slots: lambda n_seen, batch_size, mem_size, generator:
+        algorithm_r_slots(n_seen, batch_size, mem_size, generator),
     ex.check_ci95: lambda values: t_interval(values),
 }
 
@@ -145,6 +147,23 @@ def keeps_too_many(n_items, mem_size, generator):
     return list(range(n_items))
 
 
+def replace_with_m_over_n_seen(n_seen, batch_size, mem_size, generator=None):
+    # the count before the batch for every sample of it: late samples are kept too often
+    i = torch.arange(n_seen, n_seen + batch_size)
+    kept = torch.rand(batch_size, generator=generator) < mem_size / max(n_seen, 1)
+    drawn = torch.randint(mem_size, (batch_size,), generator=generator)
+    return torch.where(i < mem_size, i, torch.where(kept, drawn, -1))
+
+
+def never_drop(n_seen, batch_size, mem_size, generator=None):
+    i = torch.arange(n_seen, n_seen + batch_size)
+    return torch.where(i < mem_size, i, torch.randint(mem_size, (batch_size,), generator=generator))
+
+
+def drop_while_filling(n_seen, batch_size, mem_size, generator=None):
+    return [-1] * batch_size
+
+
 WRONG = [
     (ex.check_ci95, lambda values: t_interval(values, ddof=0), r"<lambda>\(values=\[0\.5, 0\.7\]\) "
                                                                r"should be \[-0\.6706, 1\.871\]"),
@@ -172,6 +191,12 @@ WRONG = [
     (ex.check_reservoir, keep_first, r"each item should be kept about 750 times"),
     (ex.check_reservoir, keep_last, r"each item should be kept about 750 times"),
     (ex.check_reservoir, replace_with_one_over_n, r"chi-square p = "),
+    (ex.check_algorithm_r_slots, replace_with_m_over_n_seen,
+     r"sample 24 of the stream should be written about 1600 times \(probability 10/25\)"),
+    (ex.check_algorithm_r_slots, never_drop, r"sample 2\d of the stream should be written about"),
+    (ex.check_algorithm_r_slots, drop_while_filling,
+     r"drop_while_filling\(n_seen=0, batch_size=3, mem_size=5\) should be \[0, 1, 2\] \(the "
+     r"memory is filling\), got \[-1, -1, -1\]\."),
     (ex.check_reservoir, keeps_too_many, r"keeps_too_many\(n_items=12, mem_size=4\) should keep "
                                          r"4 distinct items of 0\.\.11, got \[0, 1,"),
 ]
