@@ -391,13 +391,16 @@ def test_a_control_change_redraws_only_what_moved_and_the_picture_is_the_same(be
     full_draws = renderer.full_draws
     for control, value in [(explorer.selection_control, "closest-to-center"),
                            (explorer.groupby_control, "experience"),
-                           (explorer.mem_size_control, 200)]:  # the y axis: its axes alone
+                           (explorer.mem_size_control, 200),  # the y axis: its axes alone
+                           (explorer.stream_control, "halving")]:  # other rows: a new PCA
         control.value = value
         fast = pixels(renderer.png())
         assert renderer.full_draws == full_draws, control.description
         renderer._drawn = None  # force a whole drawing of the same state
         np.testing.assert_array_equal(fast, pixels(renderer.png()))
         full_draws = renderer.full_draws
-    assert renderer.axes_draws == 1
+    assert renderer.axes_draws == 2
+    seen_rows = sum(len(e.dataset) for e in explorer.train_stream)  # 560 of the halving stream
+    assert len(explorer.figure.axes[1].collections[0].get_offsets()) == seen_rows < 1000
     top = explorer.figure.axes[0].get_ylim()[1]
     assert top > 200 == explorer._mem_line.get_ydata()[0]  # the line below the top spine

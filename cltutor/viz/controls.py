@@ -18,10 +18,19 @@ import ipywidgets as W
 from cltutor._checks import check_int_range
 
 __all__ = ["check_slider", "check_option", "check_two_experiences", "guarded", "error_html",
-           "Reverting", "REVERTED", "WIDE_LABEL", "int_slider", "log_slider", "dropdown", "Panel"]
+           "Reverting", "REVERTED", "WIDE_LABEL", "int_slider", "log_slider", "dropdown", "Panel",
+           "POLICIES", "GROUPBYS", "SELECTIONS", "STREAMS"]
 
 #: A control style that keeps a long description on one line.
 WIDE_LABEL = {"description_width": "initial"}
+
+#: The buffer explorer's dropdowns: storage policies, groupby and selection (as
+#: :func:`~cltutor.memory.make_storage_policy` takes them) and the stream: the training stream
+#: as given, or each experience half the size of the one before.
+POLICIES = ("experience", "class", "reservoir", "parametric")
+GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
+SELECTIONS = ("random", "herding", "closest-to-center")
+STREAMS = (("equal sizes", "equal"), ("halving sizes", "halving"))
 
 #: The note after a control change that failed and was undone.
 REVERTED = " The controls are back at the last setting that worked."

@@ -23,6 +23,7 @@ import html
 import time
 
 import ipywidgets as W
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
@@ -37,6 +38,7 @@ from cltutor.data import (
 )
 from cltutor.memory import ExemplarsBuffer, extract_features, make_storage_policy
 from cltutor.viz import controls as ctl
+from cltutor.viz.controls import GROUPBYS, POLICIES, SELECTIONS, STREAMS
 from cltutor.viz.live import BlitRenderer, FigureView
 from cltutor.viz.plots import (
     plot_batch_composition,
@@ -69,11 +71,6 @@ __all__ = [
     "make_loader",
 ]
 
-POLICIES = ("experience", "class", "reservoir", "parametric")
-GROUPBYS = (("None", None), ("class", "class"), ("task", "task"), ("experience", "experience"))
-SELECTIONS = ("random", "herding", "closest-to-center")
-# the training stream as given, or each experience half the size of the one before
-STREAMS = (("equal sizes", "equal"), ("halving sizes", "halving"))
 
 
 # -- buffer explorer -------------------------------------------------------------------
@@ -209,9 +206,8 @@ class BufferExplorer(ctl.Panel):
     def step(self) -> None:
         """Give the buffer the next experience of the stream (nothing at the end)."""
         if self.n_steps < self.benchmark.n_experiences:
-            exp = self.train_stream[self.n_steps]
             try:
-                self.counts += buffer_history(self.policy, [exp])
+                self.counts += buffer_history(self.policy, [self.train_stream[self.n_steps]])
                 self.redraw()
             except Exception:
                 self.rebuild()  # the buffer as it was before this step, drawn again
@@ -233,12 +229,14 @@ class BufferExplorer(ctl.Panel):
                          and self.selection_control.value != "random")
         seen = [e.classes_in_this_experience for e in self.train_stream[:self.n_steps]]
         keys = tuple(sorted(set().union(*self.counts, *seen)))  # a class lost keeps its entry
-        layout = (feature_based, self.n_steps, keys, self.stream_control.value)
+        layout = (feature_based, self.n_steps, keys)  # another stream: the same bars
         if layout != self._layout:
             self._draw_layout(feature_based, keys)
             self._layout = layout
         else:
             restack_bars(self.figure.axes[0], self.counts, keys)
+            if feature_based and self.n_steps and self._projected != self.stream_control.value:
+                self._draw_projection(self.figure.axes[1])  # other rows seen: a new PCA plane
         self.projection = None
         if feature_based and self.n_steps:
             seen, features, z = self._seen_features()
@@ -252,7 +250,8 @@ class BufferExplorer(ctl.Panel):
         self._mem_line.set_ydata([mem_size, mem_size])
         moving = [p for c in self.figure.axes[0].containers for p in c.patches]
         moving += [self._mem_line] + ([self._exemplars] if self.projection else [])
-        self.renderer.update(moving, key=layout, axes_keys={self.figure.axes[0]: top})
+        axes_keys = dict(zip(self.figure.axes, [top, self._projected], strict=False))
+        self.renderer.update(moving, key=layout, axes_keys=axes_keys)
         self.summary = f"{self._setting()}\n{buffer_summary(self.policy)}"
         self.text.value = f"<pre>{html.escape(self.summary)}</pre>"
         self.view.show(self.renderer)
@@ -266,15 +265,20 @@ class BufferExplorer(ctl.Panel):
         padded = [{k: c.get(k, 0) for k in keys} for c in self.counts]  # every class seen
         plot_buffer_composition(padded, ax=axes[0], mem_size=self.mem_size_control.value)
         self._mem_line = axes[0].lines[-1]
+        self._projected: str | None = None  # the stream the PCA view shows
         if feature_based and self.n_steps:
-            seen, features, _ = self._seen_features()
-            plot_exemplar_projection(features, seen.targets,
-                                     exemplar_positions(self.policy.buffer, seen), ax=axes[1])
-            self._exemplars = axes[1].collections[1]
+            self._draw_projection(axes[1])
+
+    def _draw_projection(self, ax: Axes) -> None:
+        """The PCA view of the rows the current stream has shown so far, drawn anew."""
+        ax.clear()
+        seen, features, _ = self._seen_features()
+        plot_exemplar_projection(features, seen.targets,
+                                 exemplar_positions(self.policy.buffer, seen), ax=ax)
+        self._exemplars, self._projected = ax.collections[1], self.stream_control.value
 
     def _seen_features(self) -> tuple[ClassificationDataset, Tensor, Tensor]:
-        """The data seen so far, its features and their PCA plane: computed once per step
-        (the model that gives the features does not change)."""
+        """The rows seen so far, their features and PCA plane: once per stream and step."""
         key = (self.stream_control.value, self.n_steps)
         if key not in self._seen:
             seen = seen_data(self.train_stream[: self.n_steps])
@@ -292,7 +296,6 @@ class BufferExplorer(ctl.Panel):
             sizes = ", ".join(str(len(e.dataset)) for e in self.train_stream)
             setting += f", stream={self.stream_control.value!r} (sizes {sizes})"
         return f"{setting}; after {self.n_steps} of {self.benchmark.n_experiences} experiences"
-
 
 
 # -- loader inspector ------------------------------------------------------------------
