@@ -253,3 +253,37 @@ def test_a_logger_reused_from_an_earlier_cell_starts_clean(bench):
     new_evaluator = EvaluationPlugin(loggers=[live])
     assert live.evaluator is new_evaluator and live.history == {} and live.boundaries == []
     assert live.view._handle is None  # the next drawing opens in the cell that runs now
+
+
+def png_width(png: bytes) -> int:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big")  # IHDR: width, then height
+
+
+def test_every_live_figure_is_shown_at_100_dpi_or_more(monkeypatch, bench):
+    # A projector in a lecture hall needs the detail: the figures were 80 dpi in version 1.
+    import IPython.display
+
+    from cltutor.viz import BufferExplorer, LoaderInspector
+    from cltutor.viz.compare import LiveComparison
+
+    shown = []
+    monkeypatch.setattr(liveplot, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, display_id=False: shown.append(obj.data) or FakeHandle())
+
+    def last_png(action):
+        shown.clear()
+        action()
+        assert shown, "nothing was displayed"
+        return shown[-1]
+
+    live = LivePlotLogger()
+    live.history = {0: [(0, 0.5)]}
+    compare = LiveComparison()
+    compare.curves["Naive"] = [(1.0, 0.9)]
+    explorer = BufferExplorer(bench, mem_size=50, play_delay=0)
+    inspector = LoaderInspector(bench)
+    for fig, action in [(live.figure, live.redraw), (compare.figure, compare.redraw),
+                        (explorer.figure, explorer.step), (inspector.figure, inspector.refresh)]:
+        assert png_width(last_png(action)) / fig.get_figwidth() >= 100
